@@ -1,0 +1,12 @@
+"""course_utils: the companion package of the book
+"Convolutional Neural Networks through the lens of mechanistic interpretability".
+
+Each module holds one concept and is introduced by the chapter that explains it.
+"""
+from .datasets import ImageDataset, make_loader
+from .data import load_dataset, mnist_subset, sklearn_digits, torchvision_dataset
+from .models import ConvNet, build_model, count_parameters
+from .training import evaluate, fit, pick_device, seed_everything
+from .zoo import pretrained, zoo_data
+
+__version__ = "0.1.0"

@@ -1,0 +1,125 @@
+"""Small CNNs built from declarative configs, in the style of torchvision's ``vgg.py``.
+
+A config is a list read left to right: an int ``c`` is a ``k x k`` convolution to ``c``
+channels followed by the nonlinearity, ``"M"`` a 2 x 2 max pool, ``"A"`` a 2 x 2 average pool,
+``"G"`` global average pooling. A fully connected classifier follows. Layers get readable
+names (``conv1``, ``relu1``, ``pool1``, ..., ``gap``, ``fc``) that double as hook names.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence, Union
+
+import torch
+from torch import nn
+
+ConfigItem = Union[int, str]
+
+# name -> (layers, kernel sizes of the convolutions in order)
+CONFIGS: dict[str, tuple[list[ConfigItem], list[int]]] = {
+    # 28x28 -> 16@28 -> 16@14 -> 32@14 -> 32@7 -> 64@7 -> GAP 64 -> 10
+    "small": ([16, "M", 32, "M", 64, "G"], [5, 3, 3]),
+    # LeNet-like: 28x28 -> 8@28 -> 8@14 -> 16@14 -> 16@7 -> flatten 784 -> 10
+    "lenet": ([8, "M", 16, "M"], [5, 5]),
+    # deeper, for 32x32 synthetic and photo tasks: 32 -> 16 -> 8 -> 4 -> GAP
+    "deep": ([16, "M", 32, "M", 32, "M", 64, "G"], [5, 3, 3, 3]),
+}
+
+ACTIVATIONS = {
+    "relu": nn.ReLU, "identity": nn.Identity, "leaky_relu": nn.LeakyReLU,
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
+}
+
+
+class ConvNet(nn.Sequential):
+    """A VGG-style CNN: ``features`` layers from a config, then one fully connected layer.
+
+    Input ``N x in_channels x H x W``; output logits ``N x num_classes``. Being an
+    ``nn.Sequential`` of named layers, ``dict(model.named_children())`` lists the hook names.
+    """
+
+    def __init__(
+        self,
+        config: Sequence[ConfigItem] = CONFIGS["small"][0],
+        kernel_sizes: Sequence[int] = CONFIGS["small"][1],
+        in_channels: int = 1,
+        num_classes: int = 10,
+        image_size: int = 28,
+        activation: str = "relu",
+    ) -> None:
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
+        n_convs = sum(isinstance(item, int) for item in config)
+        if len(kernel_sizes) != n_convs:
+            raise ValueError(f"config has {n_convs} convolutions but {len(kernel_sizes)} kernel sizes were given")
+        layers, channels, size = _build_features(config, kernel_sizes, in_channels, image_size, activation)
+        layers["flatten"] = nn.Flatten()
+        layers["fc"] = nn.Linear(channels * size * size, num_classes)
+        super().__init__(layers)
+        self.config, self.kernel_sizes = list(config), list(kernel_sizes)
+        self.in_channels, self.image_size, self.activation = in_channels, image_size, activation
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of the layers in order: the names hooks and the zoo use."""
+        return [name for name, _ in self.named_children()]
+
+
+def _build_features(config, kernel_sizes, in_channels, image_size, activation):
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    channels, size, conv_i, pool_i = in_channels, image_size, 0, 0
+    for item in config:
+        if isinstance(item, int):
+            k = kernel_sizes[conv_i]
+            conv_i += 1
+            # "same" padding keeps the spatial size, so only pooling shrinks the map.
+            layers[f"conv{conv_i}"] = nn.Conv2d(channels, item, k, padding=k // 2)
+            layers[f"{activation if activation != 'identity' else 'act'}{conv_i}"] = ACTIVATIONS[activation]()
+            channels = item
+        elif item in ("M", "A"):
+            pool_i += 1
+            layers[f"pool{pool_i}"] = nn.MaxPool2d(2) if item == "M" else nn.AvgPool2d(2)
+            size //= 2
+        elif item == "G":
+            layers["gap"] = nn.AdaptiveAvgPool2d(1)
+            size = 1
+        else:
+            raise ValueError(f"unknown config item {item!r}; expected an int, 'M', 'A' or 'G'")
+    return layers, channels, size
+
+
+def build_model(name: str = "small", in_channels: int = 1, num_classes: int = 10, image_size: int = 28, activation: str = "relu") -> ConvNet:
+    """A :class:`ConvNet` from a named config in ``CONFIGS``."""
+    if name not in CONFIGS:
+        raise ValueError(f"unknown model config {name!r}; valid: {', '.join(CONFIGS)}")
+    config, kernels = CONFIGS[name]
+    return ConvNet(config, kernels, in_channels, num_classes, image_size, activation)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
+    """One row per named child: output shape (for a batch of one) and parameter count.
+
+    ``input_shape`` is ``(C, H, W)``. Runs one forward pass on zeros with hooks.
+    """
+    rows, hooks = [], []
+    for name, module in model.named_children():
+        def record(mod, inp, out, name=name):
+            shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None
+            rows.append({"layer": name, "type": type(mod).__name__, "output_shape": shape,
+                         "parameters": sum(p.numel() for p in mod.parameters())})
+        hooks.append(module.register_forward_hook(record))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return rows

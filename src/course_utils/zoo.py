@@ -1,0 +1,109 @@
+"""The model zoo: trained models by name and seed, trained on first use and cached on disk.
+
+A chapter or a test asks ``pretrained("mnist_small", seed=0)``. The first request trains the
+model (seconds on a CPU) and saves it; every later request, from any notebook or test, loads
+the file. The cache key includes the whole recipe, so changing a recipe retrains.
+Cache folder: ``$COURSE_UTILS_CACHE``, else ``~/.cache/course_utils``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from .data import load_dataset, random_shift
+from .datasets import ImageDataset
+from .models import build_model, ConvNet
+from .training import History, fit, load_checkpoint, save_checkpoint
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that determines a trained model, given a seed."""
+
+    model: str                      # a name in models.CONFIGS
+    dataset: str                    # a name in data.LOADERS
+    dataset_kwargs: dict = field(default_factory=dict)
+    in_channels: int = 1
+    num_classes: int = 10
+    image_size: int = 28
+    activation: str = "relu"
+    epochs: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    max_shift: int = 0              # random-translation augmentation, in pixels
+    test_fraction: float = 0.2
+    description: str = ""
+
+
+RECIPES: dict[str, Recipe] = {
+    "mnist_small": Recipe("small", "mnist_subset", {"split": "all"}, max_shift=2, epochs=8,
+                          description="conv5(16)-pool-conv3(32)-pool-conv3(64)-GAP-fc on the 5000-digit MNIST subset"),
+    "mnist_lenet": Recipe("lenet", "mnist_subset", {"split": "all"}, max_shift=2, epochs=8,
+                          description="LeNet-like conv5(8)-pool-conv5(16)-pool-fc on the 5000-digit MNIST subset"),
+}
+
+
+def cache_dir() -> Path:
+    """Where trained models are stored (``$COURSE_UTILS_CACHE`` or ``~/.cache/course_utils``)."""
+    return Path(os.environ.get("COURSE_UTILS_CACHE", Path.home() / ".cache" / "course_utils"))
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"unknown zoo model {name!r}; valid names: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]
+
+
+def checkpoint_path(name: str, seed: int = 0) -> Path:
+    """The cache file for ``name`` and ``seed``; its name changes whenever the recipe does."""
+    key = json.dumps(asdict(_recipe(name)), sort_keys=True) + torch.__version__.split("+")[0]
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return cache_dir() / f"{name}-seed{seed}-{digest}.pt"
+
+
+def zoo_data(name: str) -> tuple[ImageDataset, ImageDataset]:
+    """The (train, test) datasets of a zoo model; the split is fixed (seed 0) for every model seed."""
+    recipe = _recipe(name)
+    return load_dataset(recipe.dataset, **recipe.dataset_kwargs).split(recipe.test_fraction, seed=0)
+
+
+def untrained(name: str, seed: int = 0) -> ConvNet:
+    """A zoo architecture with its random initialisation for ``seed``: the usual baseline."""
+    recipe = _recipe(name)
+    torch.manual_seed(seed)
+    model = build_model(recipe.model, recipe.in_channels, recipe.num_classes, recipe.image_size, recipe.activation)
+    return model.eval()
+
+
+def pretrained(name: str, seed: int = 0, progress: bool = True) -> ConvNet:
+    """The zoo model ``name`` trained with ``seed``, in eval mode on the CPU (cached on disk)."""
+    path = checkpoint_path(name, seed)
+    model = untrained(name, seed)
+    if path.exists():
+        load_checkpoint(model, path)
+        return model.eval()
+    recipe = _recipe(name)
+    train, test = zoo_data(name)
+    augment = (lambda x, g: random_shift(x, recipe.max_shift, g)) if recipe.max_shift else None
+    if progress:
+        print(f"zoo: training {name!r} (seed {seed}) on first use; cached at {path}")
+    history = fit(model, train, test, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                  batch_size=recipe.batch_size, seed=seed, augment=augment, progress=progress)
+    model.cpu()
+    save_checkpoint(model, path, {"recipe": asdict(recipe), "seed": seed, "history": history.to_dict()})
+    return model.eval()
+
+
+def training_history(name: str, seed: int = 0) -> History:
+    """The :class:`History` recorded when the zoo model was trained (trains it if needed)."""
+    path = checkpoint_path(name, seed)
+    if not path.exists():
+        pretrained(name, seed)
+    meta = torch.load(path, map_location="cpu", weights_only=True)["metadata"]
+    return History.from_dict(json.loads(meta)["history"])

@@ -1,0 +1,157 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+import course_utils as cu
+from course_utils import data, photos, synthetic
+from course_utils.datasets import ImageDataset, make_loader
+
+
+def test_mnist_subset_shapes_ranges_and_split():
+    train, test = cu.mnist_subset("train"), cu.mnist_subset("test")
+    assert train.images.shape == (4000, 1, 28, 28) and test.images.shape == (1000, 1, 28, 28)
+    assert train.images.dtype == torch.float32 and train.labels.dtype == torch.int64
+    assert 0.0 <= train.images.min() and train.images.max() <= 1.0
+    assert sorted(torch.unique(train.labels).tolist()) == list(range(10))
+    everything = cu.mnist_subset("all")
+    assert len(everything) == 5000 and torch.bincount(everything.labels).tolist() == [500] * 10
+
+
+def test_splits_are_deterministic_and_disjoint():
+    a, b = cu.mnist_subset("test", seed=3), cu.mnist_subset("test", seed=3)
+    assert torch.equal(a.images, b.images)
+    c = cu.mnist_subset("test", seed=4)
+    assert not torch.equal(a.images, c.images)
+    train = cu.mnist_subset("train", seed=3)
+    train_rows = {row.numpy().tobytes() for row in train.images.flatten(1)}
+    overlap = sum(row.numpy().tobytes() in train_rows for row in a.images.flatten(1))
+    assert overlap <= 5  # MNIST has a handful of exact duplicate images, no more
+
+
+def test_sklearn_digits():
+    d = cu.sklearn_digits("all")
+    assert d.images.shape == (1797, 1, 8, 8) and d.images.max() == 1.0 and d.images.min() == 0.0
+
+
+@pytest.mark.parametrize("bad", [{"split": "validation"}, {"test_fraction": 1.5}])
+def test_bad_split_arguments(bad):
+    with pytest.raises(ValueError, match="split|test_fraction"):
+        cu.mnist_subset(**bad)
+
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(ValueError, match="mnist_subset"):
+        cu.load_dataset("imagenet")
+
+
+@pytest.mark.parametrize("name", ["lines", "edges", "lines_vs_arcs", "shapes", "gratings"])
+def test_synthetic_generators(name):
+    a = cu.load_dataset(name, n=16, size=32, seed=5)
+    b = cu.load_dataset(name, n=16, size=32, seed=5)
+    assert a.images.shape == (16, 1, 32, 32) and torch.equal(a.images, b.images)
+    assert a.images.min() >= 0 and a.images.max() <= 1 and a.images.max() > 0.9
+    assert int(a.labels.max()) < len(a.classes)
+    assert all(len(v) == 16 for v in a.params.values())
+    assert not torch.equal(a.images, cu.load_dataset(name, n=16, size=32, seed=6).images)
+
+
+@pytest.mark.parametrize("kwargs", [{"n": -1}, {"n": 0}, {"size": 2}])
+def test_synthetic_bad_sizes(kwargs):
+    with pytest.raises(ValueError, match="must be"):
+        synthetic.oriented_lines(**{"n": 4, **kwargs})
+
+
+def test_line_orientation_matches_its_label():
+    # A horizontal line (angle 0) has all its ink in one band of rows.
+    d = synthetic.oriented_lines(n=200, size=28, seed=0)
+    horizontal = (d.labels == 0).nonzero().flatten()
+    vertical = (d.labels == 4).nonzero().flatten()
+    row_spread = lambda img: (img[0].sum(1) > 0.5).sum().item()
+    assert np.mean([row_spread(d.images[i]) for i in horizontal]) < np.mean([row_spread(d.images[i]) for i in vertical])
+
+
+def test_lines_vs_arcs_balanced_and_curvature_in_params():
+    d = synthetic.lines_vs_arcs(n=100, seed=0)
+    assert d.labels.sum() == 50
+    assert torch.isinf(d.params["radius"][d.labels == 0]).all()
+    assert torch.isfinite(d.params["radius"][d.labels == 1]).all()
+
+
+def test_photos_and_patches():
+    cam = photos.photo("camera", size=64)
+    assert cam.shape == (3, 64, 64) and cam.dtype == torch.float32
+    assert photos.photo("grace_hopper", grayscale=True).shape[0] == 1
+    p = photos.photo_patches(n=20, size=16, seed=1)
+    assert p.images.shape == (20, 1, 16, 16) and torch.equal(p.labels, p.params["photo"])
+    assert torch.equal(p.images, photos.photo_patches(n=20, size=16, seed=1).images)
+    # Each patch is really the crop its params say.
+    k, top, left = (int(p.params[key][0]) for key in ("photo", "top", "left"))
+    source = photos.photo(photos.PHOTO_NAMES[k], grayscale=True, size=256)
+    assert torch.allclose(p.images[0], source[:, top:top + 16, left:left + 16])
+    with pytest.raises(ValueError, match="unknown photo"):
+        photos.photo("mona_lisa")
+
+
+def test_image_dataset_validates_shapes():
+    with pytest.raises(ValueError, match="N x C x H x W"):
+        ImageDataset(torch.zeros(3, 8, 8), torch.zeros(3, dtype=torch.long), ["a"])
+    with pytest.raises(ValueError, match="labels"):
+        ImageDataset(torch.zeros(3, 1, 8, 8), torch.zeros(4, dtype=torch.long), ["a"])
+
+
+def test_loader_order_depends_only_on_seed():
+    d = cu.sklearn_digits("all")
+    first = lambda seed: next(iter(make_loader(d, 32, seed=seed)))[1]
+    assert torch.equal(first(1), first(1)) and not torch.equal(first(1), first(2))
+    with pytest.raises(ValueError, match="batch_size"):
+        make_loader(d, 0)
+
+
+def test_random_shift_keeps_content_and_is_seeded():
+    images = torch.zeros(4, 1, 9, 9)
+    images[:, :, 4, 4] = 1
+    out = data.random_shift(images, 2, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and torch.all(out.sum((1, 2, 3)) == 1)
+    again = data.random_shift(images, 2, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    with pytest.raises(ValueError):
+        data.random_shift(images, -1)
+
+
+def _write_idx(path, array, magic):
+    with gzip.open(path, "wb") if str(path).endswith(".gz") else open(path, "wb") as f:
+        f.write(struct.pack(">I", magic) + b"".join(struct.pack(">I", s) for s in array.shape))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def test_torchvision_path_on_tiny_files(tmp_path):
+    """The real torchvision loading code, on a 6-image MNIST the test writes itself."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = np.random.default_rng(0).integers(0, 256, size=(6, 28, 28))
+    labels = np.arange(6)
+    for split in ("train", "t10k"):
+        _write_idx(raw / f"{split}-images-idx3-ubyte", images, 2051)
+        _write_idx(raw / f"{split}-labels-idx1-ubyte", labels, 2049)
+    d = cu.torchvision_dataset("MNIST", root=tmp_path, split="train")
+    assert d.images.shape == (6, 1, 28, 28) and d.labels.tolist() == list(range(6))
+    assert torch.allclose(d.images[2, 0] * 255, torch.tensor(images[2], dtype=torch.float32))
+
+
+def test_torchvision_missing_files_and_offline_download(tmp_path, monkeypatch):
+    import torchvision
+
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        cu.torchvision_dataset("FashionMNIST", root=tmp_path)
+
+    def no_network(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: <urlopen error no network>")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", no_network)
+    with pytest.raises(ConnectionError, match="mnist_subset"):
+        cu.torchvision_dataset("MNIST", root=tmp_path, download=True)
+    with pytest.raises(ValueError, match="CIFAR10"):
+        cu.torchvision_dataset("SVHN", root=tmp_path)

@@ -1,0 +1,111 @@
+import pytest
+import torch
+from torch import nn
+
+import course_utils as cu
+from course_utils import models, training, zoo
+
+
+@pytest.mark.parametrize("name,size", [("small", 28), ("lenet", 28), ("deep", 32)])
+def test_model_output_shapes_and_names(name, size):
+    model = models.build_model(name, in_channels=3, num_classes=7, image_size=size)
+    assert model(torch.zeros(2, 3, size, size)).shape == (2, 7)
+    assert model.layer_names[0] == "conv1" and model.layer_names[-1] == "fc"
+    assert set(model.layer_names) == {n for n, _ in model.named_children()}
+
+
+def test_layer_table_matches_torch_counts():
+    model = models.build_model("small")
+    rows = models.layer_table(model, (1, 28, 28))
+    assert sum(r["parameters"] for r in rows) == sum(p.numel() for p in model.parameters())
+    assert dict((r["layer"], r["output_shape"]) for r in rows)["pool2"] == (32, 7, 7)
+
+
+def test_bad_model_configs():
+    with pytest.raises(ValueError, match="unknown model config"):
+        models.build_model("resnet")
+    with pytest.raises(ValueError, match="activation"):
+        models.build_model("small", activation="swish")
+    with pytest.raises(ValueError, match="kernel sizes"):
+        models.ConvNet([8, "M", 8], [3])
+
+
+def _tiny_task():
+    return cu.load_dataset("shapes", n=256, size=16, seed=0).split(0.25, seed=0)
+
+
+def _tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return models.ConvNet([8, "M", 16, "G"], [3, 3], 1, 4, 16)
+
+
+def test_fit_learns_and_returns_history():
+    train, test = _tiny_task()
+    model = _tiny_model()
+    before = cu.evaluate(model, test)["accuracy"]
+    history = cu.fit(model, train, test, epochs=12, lr=1e-2, batch_size=32, progress=False)
+    assert len(history.loss) == 12 and history.loss[-1] < history.loss[0]
+    assert history.val_accuracy[-1] > max(0.6, before + 0.2)
+    assert all(rate > 0 for rate in history.images_per_second)
+    assert not model.training  # fit leaves the model ready for analysis
+
+
+def test_same_seed_same_weights():
+    train, _ = _tiny_task()
+    weights = []
+    for _ in range(2):
+        model = _tiny_model()
+        cu.fit(model, train, epochs=2, seed=7, batch_size=32, progress=False, augment=lambda x, g: cu.data.random_shift(x, 1, g))
+        weights.append(torch.cat([p.flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1])
+    other = _tiny_model()
+    cu.fit(other, train, epochs=2, seed=8, batch_size=32, progress=False)
+    assert not torch.equal(weights[0], torch.cat([p.flatten() for p in other.parameters()]))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = _tiny_model(seed=1)
+    training.save_checkpoint(model, tmp_path / "m.pt", {"note": "hello"})
+    fresh = _tiny_model(seed=2)
+    meta = training.load_checkpoint(fresh, tmp_path / "m.pt")
+    assert meta == {"note": "hello"}
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_confusion_matrix_against_a_loop():
+    logits = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    labels = torch.randint(4, (50,), generator=torch.Generator().manual_seed(1))
+    expected = torch.zeros(4, 4, dtype=torch.long)
+    for t, p in zip(labels, logits.argmax(1)):
+        expected[t, p] += 1
+    assert torch.equal(training.confusion_matrix(logits, labels), expected)
+
+
+def test_pick_device_and_bad_epochs():
+    assert training.pick_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="epochs"):
+        cu.fit(_tiny_model(), _tiny_task()[0], epochs=0)
+
+
+def test_zoo_trains_once_then_serves_from_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_UTILS_CACHE", str(tmp_path))
+    monkeypatch.setitem(zoo.RECIPES, "tiny_shapes", zoo.Recipe(
+        "small", "shapes", {"n": 200, "size": 16}, num_classes=4, image_size=16, epochs=1))
+    calls = []
+    real_fit = zoo.fit
+    monkeypatch.setattr(zoo, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    first = zoo.pretrained("tiny_shapes", seed=3, progress=False)
+    second = zoo.pretrained("tiny_shapes", seed=3, progress=False)
+    assert len(calls) == 1 and zoo.checkpoint_path("tiny_shapes", 3).exists()
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+    assert len(zoo.training_history("tiny_shapes", 3).loss) == 1
+    with pytest.raises(ValueError, match="mnist_small"):
+        zoo.pretrained("no_such_model")
+
+
+def test_zoo_mnist_model_is_good():
+    model = cu.pretrained("mnist_small")
+    _, test = cu.zoo_data("mnist_small")
+    assert cu.evaluate(model, test)["accuracy"] > 0.9
