@@ -1,0 +1,116 @@
+"""The convolution operation of chapter 2, written two ways, both checked against torch.
+
+For an input ``x: N x C_in x H x W`` and kernels ``weight: C_out x C_in x k_h x k_w`` (torch's
+layout; the book writes one image as H x W x C_in), output channel ``c`` at position ``(i, j)`` is
+
+    f[n, c, i, j] = sum_{p < C_in} sum_{k1 < k_h} sum_{k2 < k_w}
+                        weight[c, p, k1, k2] * x_pad[n, p, i*s + k1*d, j*s + k2*d]  + bias[c]
+
+with stride ``s``, dilation ``d`` and ``x_pad`` the input with ``padding`` zeros on every side.
+Like every deep-learning library this is cross-correlation (the kernel is not flipped), and the
+window starts at the top-left corner ``(i*s, j*s)`` rather than being centred on ``(i, j)``.
+"""
+from __future__ import annotations
+
+import torch
+
+IntPair = int | tuple[int, int]
+
+
+def _pair(value: IntPair, name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length along one axis: ``floor((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``."""
+    if stride < 1 or dilation < 1 or kernel_size < 1 or padding < 0:
+        raise ValueError(
+            f"need kernel_size, stride, dilation >= 1 and padding >= 0, got kernel_size={kernel_size}, "
+            f"stride={stride}, padding={padding}, dilation={dilation}"
+        )
+    span = dilation * (kernel_size - 1) + 1  # how far one window reaches
+    if span > size + 2 * padding:
+        raise ValueError(f"kernel (reach {span}) is larger than the padded input ({size} + 2*{padding})")
+    return (size + 2 * padding - span) // stride + 1
+
+
+def _check_inputs(x, weight, bias, stride, padding, dilation):
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(
+            f"expected x: N x C_in x H x W and weight: C_out x C_in x k x k (4 dimensions each), "
+            f"got x {tuple(x.shape)} and weight {tuple(weight.shape)}"
+        )
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"channel mismatch: x {tuple(x.shape)} has C_in={x.shape[1]} but weight {tuple(weight.shape)} "
+            f"expects C_in={weight.shape[1]}"
+        )
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    if min(sh, sw) < 1 or min(dh, dw) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"need stride >= 1, dilation >= 1, padding >= 0; got stride={stride}, padding={padding}, dilation={dilation}")
+    for axis, size, k, p, d in (("height", x.shape[2], weight.shape[2], ph, dh), ("width", x.shape[3], weight.shape[3], pw, dw)):
+        if d * (k - 1) + 1 > size + 2 * p:
+            raise ValueError(
+                f"kernel {tuple(weight.shape)} is larger than the padded input along {axis}: "
+                f"x {tuple(x.shape)} with padding {p} gives {size + 2 * p}"
+            )
+    return (sh, sw), (ph, pw), (dh, dw)
+
+
+def conv2d_loops(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                 stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1) -> torch.Tensor:
+    """The formula, literally: one loop per index. Slow; for reading and for tiny inputs.
+
+    Shapes: ``x: N x C_in x H x W``, ``weight: C_out x C_in x k_h x k_w``, ``bias: C_out`` ->
+    ``N x C_out x H_out x W_out``. Same signature as ``torch.nn.functional.conv2d``.
+    """
+    (sh, sw), (ph, pw), (dh, dw) = _check_inputs(x, weight, bias, stride, padding, dilation)
+    x_pad = torch.nn.functional.pad(x, (pw, pw, ph, ph))
+    n_batch, c_in, c_out, kh, kw = x.shape[0], x.shape[1], weight.shape[0], weight.shape[2], weight.shape[3]
+    h_out = conv_output_size(x.shape[2], kh, sh, ph, dh)
+    w_out = conv_output_size(x.shape[3], kw, sw, pw, dw)
+    out = torch.zeros(n_batch, c_out, h_out, w_out, dtype=x.dtype)
+    for n in range(n_batch):
+        for c in range(c_out):
+            for i in range(h_out):
+                for j in range(w_out):
+                    total = bias[c].item() if bias is not None else 0.0
+                    for p in range(c_in):
+                        for k1 in range(kh):
+                            for k2 in range(kw):
+                                total += weight[c, p, k1, k2].item() * x_pad[n, p, i * sh + k1 * dh, j * sw + k2 * dw].item()
+                    out[n, c, i, j] = total
+    return out
+
+
+def sliding_windows(x: torch.Tensor, kernel_size: tuple[int, int], stride=(1, 1), dilation=(1, 1)) -> torch.Tensor:
+    """Every k_h x k_w window of ``x: N x C x H x W`` as a view ``N x C x H_out x W_out x k_h x k_w``.
+
+    No copy is made: the view reuses x's memory with adjusted strides, which is why the
+    vectorized convolution below is fast.
+    """
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    h_out = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    w_out = (x.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    sn, sc, s_h, s_w = x.stride()
+    return x.as_strided((x.shape[0], x.shape[1], h_out, w_out, kh, kw), (sn, sc, s_h * sh, s_w * sw, s_h * dh, s_w * dw))
+
+
+def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+           stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1) -> torch.Tensor:
+    """Vectorized convolution: a strided view of all windows, then one ``einsum``.
+
+    Same shapes and signature as :func:`conv2d_loops` and ``torch.nn.functional.conv2d``.
+    """
+    (sh, sw), (ph, pw), (dh, dw) = _check_inputs(x, weight, bias, stride, padding, dilation)
+    x_pad = torch.nn.functional.pad(x, (pw, pw, ph, ph)).contiguous()
+    windows = sliding_windows(x_pad, tuple(weight.shape[2:]), (sh, sw), (dh, dw))  # N x C_in x H_out x W_out x kh x kw
+    out = torch.einsum("npijab,cpab->ncij", windows, weight)  # sum over p (channels), a, b (kernel offsets)
+    if bias is not None:
+        out = out + bias.view(1, -1, 1, 1)
+    return out

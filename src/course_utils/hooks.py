@@ -1,0 +1,77 @@
+"""Recording what a layer computes, with forward hooks, by layer name.
+
+In the course's models (:class:`~course_utils.models.ConvNet`) every layer has a name:
+``conv2`` is the convolution's output *before* the nonlinearity and ``relu2`` the same values
+*after* it. Interpretability methods usually want the pre-nonlinearity values: after a ReLU,
+everything negative is flattened to 0 and its gradient is lost.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import torch
+from torch import nn
+
+# Layers whose output depends on train/eval mode: recording them in training mode is a bug.
+_MODE_DEPENDENT = (nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout2d)
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Every hookable name in ``model`` (as in ``model.named_modules()``), excluding the root."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def get_layer(model: nn.Module, name: str) -> nn.Module:
+    """The sub-module called ``name``; an unknown name raises and lists the valid ones."""
+    modules = dict(model.named_modules())
+    if not name or name not in modules:
+        raise KeyError(f"no layer named {name!r}; valid layer names: {', '.join(layer_names(model))}")
+    return modules[name]
+
+
+def check_eval_mode(model: nn.Module) -> None:
+    """Raise if ``model`` is in training mode and has layers that behave differently then."""
+    if model.training and any(isinstance(m, _MODE_DEPENDENT) for m in model.modules()):
+        raise RuntimeError(
+            "model is in training mode and has dropout or batch-norm layers, so its activations "
+            "would be random or use batch statistics; call model.eval() first"
+        )
+
+
+@contextmanager
+def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """Within the ``with`` block, each forward pass stores ``layers``' outputs in the yielded dict.
+
+    The stored tensors keep their graph, so gradients can flow through them (feature
+    visualization needs that); the hooks are removed when the block ends, even on error.
+    """
+    store: dict[str, torch.Tensor] = {}
+    handles = []
+    for name in layers:
+        def hook(module, inputs, output, name=name):
+            store[name] = output
+        handles.append(get_layer(model, name).register_forward_hook(hook))
+    try:
+        yield store
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@torch.no_grad()
+def record(model: nn.Module, images: torch.Tensor, layers: Sequence[str] | str, batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """Activations of ``layers`` for ``images: N x C x H x W``, batched, on the CPU.
+
+    Returns ``{name: N x ...}`` (``N x C x H x W`` for a conv layer, ``N x F`` for a linear one).
+    """
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    check_eval_mode(model)
+    device = next(model.parameters()).device
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    with capture(model, layers) as store:
+        for start in range(0, len(images), batch_size):
+            model(images[start : start + batch_size].to(device))
+            for name in layers:
+                chunks[name].append(store[name].detach().cpu())
+    return {name: torch.cat(parts) for name, parts in chunks.items()}
