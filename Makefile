@@ -7,7 +7,7 @@ export COURSE_UTILS_CACHE ?= $(CURDIR)/.zoo-cache
 export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: book test env clean
+.PHONY: book test env clean browser-deps bench
 
 env: $(VENV)/.installed
 
@@ -21,7 +21,24 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 book: $(VENV)/.installed  ## build the whole book, every chapter executed, into _build/html
 	$(BIN)/jupyter-book build --all -W --keep-going .
 
-test: $(VENV)/.installed  ## the whole test suite, including a full book build
+# Browser tests (tests/browser/): Debian's chromium driven by the Python playwright package (no
+# browser download), plus MathJax and the ipywidgets scripts served from the test build so the
+# pages render offline. Each step is skipped when already installed, so this is quick to repeat.
+BROWSER_DIR := .browser
+PLAYWRIGHT_VERSION := 1.65.2
+BROWSER_NPM := mathjax@3.2.2 @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser-deps: $(VENV)/.installed $(BROWSER_DIR)/.installed  ## headless Chromium + Playwright + offline JS for tests/browser
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/python -m pip install --quiet playwright==$(PLAYWRIGHT_VERSION)
+
+$(BROWSER_DIR)/.installed:
+	mkdir -p $(BROWSER_DIR)
+	npm install --prefix $(BROWSER_DIR) --no-audit --no-fund --silent $(BROWSER_NPM)
+	touch $@
+
+test: $(VENV)/.installed browser-deps  ## the whole test suite, including a full book build
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -8,6 +8,7 @@ from .datasets import ImageDataset, make_loader
 from .data import load_dataset, mnist_subset, sklearn_digits, torchvision_dataset
 from .models import ConvNet, build_model, count_parameters
 from .training import evaluate, fit, pick_device, seed_everything
+from .similarity import cka_matrix, linear_cka, match_units
 from .zoo import pretrained, zoo_data
 
 __version__ = "0.1.0"

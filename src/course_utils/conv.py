@@ -114,3 +114,23 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
+
+
+# Classic hand-designed 3 x 3 kernels (chapter 2). Under torch's cross-correlation convention a
+# kernel is laid on the image as printed: "sobel_x" has -1 ... +1 from left to right, so it
+# answers positively where the image gets brighter to the right (a vertical edge).
+KERNELS: dict[str, list[list[float]]] = {
+    "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
+    "sobel_x": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+    "sobel_y": [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+    "blur": [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]],
+    "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+    "laplacian": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+}
+
+
+def kernel(name: str) -> torch.Tensor:
+    """A hand-designed kernel from ``KERNELS`` as a ``3 x 3`` float32 tensor."""
+    if name not in KERNELS:
+        raise ValueError(f"unknown kernel {name!r}; valid names: {', '.join(KERNELS)}")
+    return torch.tensor(KERNELS[name], dtype=torch.float32)

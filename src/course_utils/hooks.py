@@ -22,12 +22,26 @@ def layer_names(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_modules() if name]
 
 
+class UnknownLayerError(KeyError, ValueError):
+    """An unknown layer name. A ``KeyError`` (a failed lookup) and a ``ValueError`` (a bad argument),
+    so either ``except`` catches it; its message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError would print the message inside quotes
+        return str(self.args[0])
+
+
 def get_layer(model: nn.Module, name: str) -> nn.Module:
     """The sub-module called ``name``; an unknown name raises and lists the valid ones."""
     modules = dict(model.named_modules())
     if not name or name not in modules:
-        raise KeyError(f"no layer named {name!r}; valid layer names: {', '.join(layer_names(model))}")
+        raise UnknownLayerError(f"no layer named {name!r}; valid layer names: {', '.join(layer_names(model))}")
     return modules[name]
+
+
+def conv_layer_names(model: nn.Module) -> list[str]:
+    """Names of the ``nn.Conv2d`` layers, in order: in the course's models these are the
+    pre-nonlinearity outputs (``conv1``, ``conv2``, ...) that interpretability methods hook."""
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
 
 
 def check_eval_mode(model: nn.Module) -> None:
@@ -75,3 +89,48 @@ def record(model: nn.Module, images: torch.Tensor, layers: Sequence[str] | str, 
             for name in layers:
                 chunks[name].append(store[name].detach().cpu())
     return {name: torch.cat(parts) for name, parts in chunks.items()}
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the wanted layer has run."""
+
+
+def forward_to(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
+    """The output of ``layer`` for ``images: N x C x H x W``, *with* its graph, skipping later layers.
+
+    Feature visualization calls this hundreds of times: stopping at the layer saves the cost of
+    the rest of the network. Gradients flow back to ``images``.
+    """
+    store: dict[str, torch.Tensor] = {}
+
+    def hook(module, inputs, output):
+        store["out"] = output
+        raise _StopForward
+
+    handle = get_layer(model, layer).register_forward_hook(hook)
+    try:
+        model(images)
+    except _StopForward:
+        pass
+    finally:
+        handle.remove()
+    if "out" not in store:  # e.g. a layer the forward pass never calls
+        raise RuntimeError(f"layer {layer!r} did not run during the forward pass")
+    return store["out"]
+
+
+def unit_values(acts: torch.Tensor, channel: int, y: int | None = None, x: int | None = None) -> torch.Tensor:
+    """One unit's values from recorded activations, one number per image: ``N``.
+
+    ``acts`` is ``N x C x H x W`` (a conv layer) or ``N x F`` (a linear layer). For a conv layer
+    give a position ``(y, x)`` for one neuron; without it the channel's spatial mean is returned.
+    """
+    if acts.ndim not in (2, 4):
+        raise ValueError(f"acts must be N x F or N x C x H x W, got shape {tuple(acts.shape)}")
+    if not 0 <= channel < acts.shape[1]:
+        raise ValueError(f"channel must be in [0, {acts.shape[1]}), got {channel}")
+    if acts.ndim == 2:
+        return acts[:, channel]
+    if (y is None) != (x is None):
+        raise ValueError("give both y and x (one neuron) or neither (the channel mean)")
+    return acts[:, channel].mean((-2, -1)) if y is None else acts[:, channel, y, x]

@@ -1,0 +1,145 @@
+"""Testing a circuit causally: mean-ablation of channels and editing of weights (chapter 5b).
+
+Reading weights gives a hypothesis ("this unit is built from those channels"); an intervention
+tests it. *Mean-ablation* replaces a channel's activations by its average over a dataset, so
+the channel stops carrying information about the image while the next layer still receives
+typical input (zeroing would instead inject an unusual, strongly negative signal).
+*Weight editing* changes a connection and checks that the unit's tuning changes the way the
+weights said it would. A targeted ablation only means something next to a baseline: the same
+number of randomly chosen channels.
+"""
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from .circuits import conv_layer, attribution, input_layer, unit_positions
+from .hooks import get_layer, record
+
+
+def channel_means(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
+    """Each channel's mean activation at ``layer`` over ``images`` (and positions): ``C``."""
+    acts = record(model, images, layer)[layer]
+    return acts.mean(0) if acts.ndim == 2 else acts.mean((0, 2, 3))
+
+
+@contextmanager
+def mean_ablated(model: nn.Module, layer: str, channels: Sequence[int], means: torch.Tensor) -> Iterator[nn.Module]:
+    """Within the ``with`` block, ``channels`` of ``layer``'s output are replaced by ``means[c]``.
+
+    ``means: C`` comes from :func:`channel_means`. The hook is removed on exit, even on error.
+    """
+    channels = [int(c) for c in channels]
+    module = get_layer(model, layer)
+
+    def hook(mod, inputs, output):
+        output = output.clone()  # never modify a tensor another hook may hold
+        for c in channels:
+            output[:, c] = means[c]
+        return output
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield model
+    finally:
+        handle.remove()
+
+
+def unit_response(model: nn.Module, images: torch.Tensor, layer: str, channel: int,
+                  positions: torch.Tensor | None = None) -> torch.Tensor:
+    """The rectified output of ``channel`` of conv ``layer`` (what the next layer sees): ``N``.
+
+    At ``positions: N x 2`` if given, else the strongest position of each image.
+    """
+    maps = record(model, images, layer)[layer][:, channel].clamp(min=0)  # N x H x W
+    if positions is None:
+        return maps.flatten(1).amax(1)
+    return maps[torch.arange(len(maps)), positions[:, 0], positions[:, 1]]
+
+
+def fraction_removed(model: nn.Module, images: torch.Tensor, layer: str, channel: int,
+                     channels: Sequence[int], means: torch.Tensor,
+                     positions: torch.Tensor | None = None) -> float:
+    """Share of the unit's total response on ``images`` that disappears when the input
+    ``channels`` of conv ``layer`` are mean-ablated (1: all of it, 0: none, < 0: it grew).
+
+    The response is read at fixed ``positions`` (default: where the intact unit peaks).
+    """
+    source = input_layer(model, layer)
+    if source is None:
+        raise ValueError(f"{layer!r} reads the image itself; ablate the channels of a layer after the first")
+    if positions is None:
+        positions = unit_positions(model, images, layer, channel)
+    intact = unit_response(model, images, layer, channel, positions).sum()
+    with mean_ablated(model, source, channels, means):
+        ablated = unit_response(model, images, layer, channel, positions).sum()
+    if intact <= 0:
+        raise ValueError(f"{layer}[{channel}] does not respond to these images (total response {float(intact):.3g})")
+    return float(1 - ablated / intact)
+
+
+@dataclass
+class AblationTest:
+    """Targeted vs random ablation of ``k`` input channels of one unit.
+
+    ``ranking``: input channels by mean weight x activation on the images, strongest first;
+    ``targeted``: fraction of the response removed by ablating ``ranking[:k]``;
+    ``random``: the same for each of several random sets of ``k`` channels.
+    """
+
+    layer: str
+    channel: int
+    k: int
+    ranking: torch.Tensor
+    targeted: float
+    random: torch.Tensor
+
+    def __repr__(self) -> str:
+        return (f"AblationTest({self.layer}[{self.channel}], top-{self.k} inputs "
+                f"{self.ranking[:self.k].tolist()}: removes {self.targeted:.0%} of the response; "
+                f"{self.k} random inputs: {float(self.random.mean()):.0%} on average over {len(self.random)} draws)")
+
+
+def ablation_test(model: nn.Module, images: torch.Tensor, layer: str, channel: int, k: int = 3,
+                  reference: torch.Tensor | None = None, n_random: int = 50, seed: int = 0) -> AblationTest:
+    """Mean-ablate the ``k`` input channels with the largest attribution (weight x activation)
+    to ``channel`` of conv ``layer``, and ``n_random`` random sets of ``k`` channels.
+
+    ``images`` are the inputs the unit should respond to (e.g. its top dataset examples);
+    ``reference`` (default ``images``) gives the means used for ablation: pass a whole dataset.
+    """
+    source = input_layer(model, layer)
+    n_in = conv_layer(model, layer).in_channels
+    if not 1 <= k < n_in:
+        raise ValueError(f"k must be in [1, {n_in}) for {layer!r} ({n_in} input channels), got {k}")
+    means = channel_means(model, images if reference is None else reference, source)
+    positions = unit_positions(model, images, layer, channel)
+    ranking = attribution(model, images, layer, channel, positions=positions).mean(0).argsort(descending=True)
+    targeted = fraction_removed(model, images, layer, channel, ranking[:k].tolist(), means, positions)
+    g = torch.Generator().manual_seed(seed)
+    random = torch.tensor([
+        fraction_removed(model, images, layer, channel, torch.randperm(n_in, generator=g)[:k].tolist(), means, positions)
+        for _ in range(n_random)
+    ])
+    return AblationTest(layer, channel, k, ranking, targeted, random)
+
+
+def edited_copy(model: nn.Module, layer: str, out_channel: int, in_channels: Sequence[int],
+                factor: float = 0.0) -> nn.Module:
+    """A copy of ``model`` whose weights from ``in_channels`` into ``out_channel`` of conv
+    ``layer`` are multiplied by ``factor`` (0 cuts the connections, -1 flips their sign).
+
+    The original model is untouched, so the edit can be compared with it side by side.
+    """
+    clone = copy.deepcopy(model).eval()
+    conv = conv_layer(clone, layer)
+    if not 0 <= out_channel < conv.out_channels:
+        raise ValueError(f"out_channel must be in [0, {conv.out_channels}) for {layer!r}, got {out_channel}")
+    with torch.no_grad():
+        conv.weight[out_channel, list(in_channels)] *= factor
+    return clone

@@ -1,0 +1,148 @@
+"""Receptive fields: which input pixels a unit of each layer can see (chapter 4).
+
+Receptive-field arithmetic (Dang Ha The Hien, "A guide to receptive field arithmetic", 2017)
+walks the layers in order and keeps three numbers, all in input pixels:
+
+- ``jump`` ``j``: the distance between two neighbouring units of the layer, ``j_out = j_in * s``;
+- ``size`` ``r``: the side of the square a unit sees, ``r_out = r_in + (k - 1) * d * j_in``;
+- ``start``: the centre of the receptive field of the unit at position 0,
+  ``start_out = start_in + ((k - 1) / 2 * d - p) * j_in``;
+
+for a layer with kernel ``k``, stride ``s``, padding ``p`` and dilation ``d``. Elementwise layers
+(ReLU, ...) change nothing; global pooling, flattening and linear layers see the whole input.
+:func:`gradient_receptive_field` measures the same thing independently, from gradients.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .hooks import forward_to, get_layer
+
+# Layers that act on each value separately: they keep the receptive field as it is.
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.Identity,
+                nn.Dropout, nn.Dropout2d, nn.BatchNorm2d)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Receptive field of one layer's units, in input pixels.
+
+    ``size``: side of the square seen by one unit; ``jump``: input distance between neighbouring
+    units; ``start``: centre of unit (0, 0) (a half-integer after an even-sized pool);
+    ``global_``: the layer sees the whole input (after global pooling or a linear layer).
+    """
+
+    layer: str
+    size: int
+    jump: int
+    start: float
+    global_: bool = False
+
+    def centre(self, y: int, x: int) -> tuple[float, float]:
+        """Input coordinates ``(row, column)`` of the centre of unit ``(y, x)``."""
+        return self.start + y * self.jump, self.start + x * self.jump
+
+    def box(self, y: int, x: int) -> tuple[int, int, int, int]:
+        """``(top, left, bottom, right)`` input rows/columns seen by unit ``(y, x)``, bottom/right
+        exclusive. It may reach outside the image (into the padding)."""
+        cy, cx = self.centre(y, x)
+        half = (self.size - 1) / 2
+        top, left = round(cy - half), round(cx - half)
+        return top, left, top + self.size, left + self.size
+
+    def __repr__(self) -> str:
+        extra = ", sees the whole input" if self.global_ else ""
+        return f"ReceptiveField({self.layer!r}, size={self.size}, jump={self.jump}, start={self.start:g}{extra})"
+
+
+def _pair_first(value) -> int:
+    """Kernel sizes may be ints or (h, w) pairs; the course's models are square."""
+    return int(value[0] if isinstance(value, tuple) else value)
+
+
+def receptive_fields(model: nn.Module, image_size: int | None = None) -> dict[str, ReceptiveField]:
+    """Receptive field of every named child of a sequential ``model`` (such as a ``ConvNet``).
+
+    ``image_size`` (default ``model.image_size``) is needed for the global layers, whose field
+    is the whole image. Returns ``{layer name: ReceptiveField}`` in layer order.
+    """
+    image_size = image_size if image_size is not None else getattr(model, "image_size", None)
+    if image_size is None:
+        raise ValueError("image_size is needed (the model has no image_size attribute)")
+    size, jump, start, seen_global = 1, 1, 0.0, False
+    fields: dict[str, ReceptiveField] = {}
+    for name, layer in model.named_children():
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) and not seen_global:
+            k, s = _pair_first(layer.kernel_size), _pair_first(layer.stride)
+            p = _pair_first(layer.padding)
+            d = _pair_first(getattr(layer, "dilation", 1))
+            size += (k - 1) * d * jump
+            start += ((k - 1) / 2 * d - p) * jump
+            jump *= s
+        elif isinstance(layer, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)):
+            seen_global = True
+        elif not isinstance(layer, _ELEMENTWISE) and not seen_global:
+            raise ValueError(f"layer {name!r} ({type(layer).__name__}) has no receptive-field rule; "
+                             f"expected Conv2d, pooling, an elementwise layer, Flatten or Linear")
+        if seen_global:
+            fields[name] = ReceptiveField(name, image_size, image_size, (image_size - 1) / 2, True)
+        else:
+            fields[name] = ReceptiveField(name, size, jump, start)
+    return fields
+
+
+def linearized_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every path made visible to gradients: ReLU-like layers become
+    identities, max pools become average pools, convolution weights become all ones, biases 0.
+
+    In the real network a dead ReLU or an unselected max-pool input hides pixels from the
+    gradient; this copy lets a gradient reach every pixel a unit *could* depend on.
+    """
+    clone = copy.deepcopy(model).eval()
+    for name, layer in list(clone.named_children()):
+        if isinstance(layer, nn.MaxPool2d):
+            setattr(clone, name, nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding))
+        elif isinstance(layer, (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Sigmoid, nn.Tanh)):
+            setattr(clone, name, nn.Identity())
+        elif isinstance(layer, nn.Conv2d):
+            with torch.no_grad():
+                layer.weight.fill_(1.0)
+                if layer.bias is not None:
+                    layer.bias.zero_()
+    return clone
+
+
+def gradient_receptive_field(
+    model: nn.Module, layer: str, image_shape: tuple[int, int, int], y: int, x: int,
+    channel: int = 0, linearize: bool = True,
+) -> tuple[torch.Tensor, tuple[int, int, int, int] | None]:
+    """Measure the receptive field of unit ``(channel, y, x)`` of ``layer`` from gradients.
+
+    ``image_shape`` is ``(C, H, W)``. Returns the gradient magnitude ``H x W`` of the unit with
+    respect to the input and the bounding box ``(top, left, bottom, right)`` (exclusive) of its
+    non-zero entries, or ``None`` when the gradient is zero everywhere. The box is the
+    receptive field clipped to the image. ``linearize=False`` keeps the real weights: then the
+    magnitude map is the *effective* receptive field, which is smaller and centre-weighted.
+    """
+    get_layer(model, layer)  # fail early, listing the valid names
+    net = linearized_copy(model) if linearize else model.eval()
+    image = torch.rand(1, *image_shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    out = forward_to(net, image, layer)
+    if out.ndim != 4:
+        raise ValueError(f"layer {layer!r} has output shape {tuple(out.shape)}; expected N x C x H x W")
+    out[0, channel, y, x].backward()
+    magnitude = image.grad[0].abs().sum(0)
+    rows, cols = torch.nonzero(magnitude > 0, as_tuple=True)
+    if len(rows) == 0:
+        return magnitude, None
+    return magnitude, (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
+
+
+def clip_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int]:
+    """A ``(top, left, bottom, right)`` box cut to the image ``height x width``."""
+    top, left, bottom, right = box
+    return max(top, 0), max(left, 0), min(bottom, height), min(right, width)

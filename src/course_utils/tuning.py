@@ -1,0 +1,82 @@
+"""Synthetic stimuli with known orientation and curvature, and the tuning curves they give (chapter 5b).
+
+Dataset examples show what a unit likes among the images we happen to have; synthetic
+stimuli vary one property at a time, so a unit's response can be plotted against it: a
+*tuning curve*. Arcs are drawn with the same distance fields as
+:func:`course_utils.synthetic.lines_vs_arcs`, centred in the image: ``angle`` is the direction
+of the tangent at the centre (radians) and ``radius`` the curvature radius in pixels
+(``inf`` gives a straight segment of the same length).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .hooks import record
+from .synthetic import arc_distance, segment_distance
+
+
+def curve_images(angles: Sequence[float] | torch.Tensor, radius: float, size: int = 32,
+                 length: float = 16.0, width: float = 1.5) -> torch.Tensor:
+    """One centred arc (or, for ``radius=inf``, a straight segment) per angle: ``N x 1 x size x size``.
+
+    Bright strokes on black in [0, 1], like the training images of ``lines_vs_arcs``.
+    """
+    if radius <= 0:
+        raise ValueError(f"radius must be positive (inf for a straight line), got {radius}")
+    if length <= 0 or width <= 0:
+        raise ValueError(f"length and width must be positive, got length={length}, width={width}")
+    coords = torch.arange(size, dtype=torch.float32)
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    centre = (size - 1) / 2
+    images = []
+    for angle in torch.as_tensor(angles, dtype=torch.float32).tolist():
+        if math.isinf(radius):
+            distance = segment_distance(y, x, centre, centre, angle, length)
+        else:
+            distance = arc_distance(y, x, centre, centre, angle, radius, length)
+        # Same ink profile as the training images: solid core, one-pixel anti-aliased edge.
+        images.append((width / 2 + 0.5 - distance).clamp(0, 1))
+    return torch.stack(images).unsqueeze(1)
+
+
+def angle_grid(n: int = 24, full_turn: bool = True) -> torch.Tensor:
+    """``n`` evenly spaced angles in radians over a full turn (arcs: which way they bend matters)
+    or half a turn (lines look the same after 180 degrees)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    return torch.arange(n, dtype=torch.float32) * (2 if full_turn else 1) * math.pi / n
+
+
+def stimulus_responses(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
+    """Each channel's response to each image: the largest rectified value anywhere in its map.
+
+    ``N x C`` for a conv layer's output ``N x C x H x W`` (``N x F`` for a linear layer, rectified).
+    The maximum over positions makes the response independent of exactly where the stimulus
+    falls, which a centred stimulus cannot guarantee for every unit.
+    """
+    acts = record(model, images, layer)[layer].clamp(min=0)
+    return acts.flatten(2).amax(2) if acts.ndim == 4 else acts
+
+
+def curvature_tuning(model: nn.Module, layer: str, radii: Sequence[float], angles: torch.Tensor | None = None,
+                     size: int | None = None, **stimulus) -> torch.Tensor:
+    """Responses of every channel of ``layer`` to arcs of each radius at each angle:
+    ``len(radii) x len(angles) x C``. ``stimulus`` passes ``length`` / ``width`` on."""
+    angles = angle_grid() if angles is None else angles
+    size = size if size is not None else model.image_size
+    images = torch.cat([curve_images(angles, r, size, **stimulus) for r in radii])
+    return stimulus_responses(model, images, layer).reshape(len(radii), len(angles), -1)
+
+
+def curve_index(arc_response: torch.Tensor, line_response: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """``(a - l) / (a + l)`` per unit, from each unit's best response to arcs ``a`` and to
+    straight lines ``l`` (any shapes that match): +1 only arcs, 0 no preference, -1 only lines.
+
+    A unit that answers neither (``a + l`` below ``eps``) gets 0.
+    """
+    total = arc_response + line_response
+    return torch.where(total > eps, (arc_response - line_response) / total.clamp(min=eps), torch.zeros_like(total))

@@ -1,0 +1,346 @@
+"""The built book as a reader gets it: an offline build, a local web server and headless Chromium.
+
+Used by the tests in this folder (see conftest.py). Three parts:
+
+- `write_offline_config` / `build_book`: build the book with a test-only copy of `_config.yml`
+  whose MathJax and ipywidgets scripts are served from the build itself (installed by
+  `make browser-deps` into `.browser/node_modules`), so pages render with no network.
+- `serve`: a Python `http.server` on 127.0.0.1 and a free port, in a background thread.
+- `launch_chromium` / `inspect_page`: Debian's chromium driven by Playwright; `inspect_page`
+  opens one page, waits for MathJax and the widgets, exercises animations and solutions, and
+  returns what a reader would see (`PageReport.problems` lists what is wrong).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_MODULES = ROOT / ".browser" / "node_modules"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+# Screenshots and the page-size report: a build artifact, next to the book's own _build/html.
+ARTIFACTS = ROOT / "_build" / "screenshots"
+
+# Files served under _static/offline/ in the test build: name there -> installed file or folder.
+OFFLINE_FILES = {
+    "mathjax": NODE_MODULES / "mathjax" / "es5",
+    "require.js": NODE_MODULES / "requirejs" / "require.js",
+    "embed-amd.js": NODE_MODULES / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js",
+}
+# Sphinx's default MathJax bundle (sphinx.ext.mathjax.MATHJAX_URL), here from the local copy.
+MATHJAX_BUNDLE = "tex-mml-chtml.js"
+# Script errors that are not the book's, as (text in the message, text in the stack):
+# html-manager 1.0 still calls the MathJax 2 API (MathJax.Hub.Queue) after rendering widgets;
+# sphinx-book-theme and sphinx-thebe both declare THEBE_JS_URL (thebe is off in this book).
+HARMLESS_PAGE_ERRORS = [("reading 'Queue'", "embed-amd.js"), ("'THEBE_JS_URL' has already been declared", "")]
+
+
+def missing_setup() -> list[str]:
+    """What `make browser-deps` should have installed but is not there (empty when ready)."""
+    missing = [str(path) for path in [CHROMIUM, *OFFLINE_FILES.values()] if not path.exists()]
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the Python package playwright")
+    return missing
+
+
+# ----------------------------------------------------------------------------- building
+def write_offline_config(config: Path, workdir: Path) -> Path:
+    """Copy the book's `config` into `workdir`, pointing MathJax and widget scripts at local files.
+
+    The static folder lives in `workdir` (never a root `_static/`, whose files would be injected
+    into the published book). Returns the path of the new config.
+    """
+    settings = yaml.safe_load(config.read_text())
+    static = workdir / "offline_static"
+    target = static / "offline"
+    target.mkdir(parents=True, exist_ok=True)
+    for name, source in OFFLINE_FILES.items():
+        if source.is_dir():
+            shutil.copytree(source, target / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("sre"))
+        else:
+            shutil.copy2(source, target / name)
+    sphinx_config = settings.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["mathjax_path"] = f"offline/mathjax/{MATHJAX_BUNDLE}"  # relative to _static/
+    sphinx_config["nb_ipywidgets_js"] = {
+        "offline/require.js": {},
+        # Widget modules other than the built-in controls would come from here: nowhere online.
+        "offline/embed-amd.js": {"data-jupyter-widgets-cdn": "/offline-widgets-cdn/"},
+    }
+    sphinx_config["html_static_path"] = [str(static)]
+    settings["exclude_patterns"] = sorted({*settings.get("exclude_patterns", []), ".browser"})
+    path = workdir / "_config_offline.yml"
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
+def build_book(source: Path, out: Path, timeout: int = 1500) -> Path:
+    """Build the book in `source` with the offline config into `out`; return the HTML folder.
+
+    Every notebook is executed (`--all`, and `execute_notebooks: force` in the config).
+    Raises RuntimeError with the end of the build log when the build fails.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    config = write_offline_config(source / "_config.yml", out)
+    command = [str(JUPYTER_BOOK), "build", "--all", "-W", "--keep-going",
+               "--config", str(config), "--path-output", str(out), str(source)]
+    # The kernels inherit this environment. MPLBACKEND (set to Agg for the tests themselves) would
+    # make ipykernel skip its inline backend, and every figure would silently vanish from the book.
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"book build failed ({' '.join(command)}):\n"
+                           + result.stdout[-4000:] + result.stderr[-4000:])
+    return out / "_build" / "html"
+
+
+def toc_pages(source: Path) -> list[str]:
+    """The documents of `_toc.yml` in reading order, e.g. ['book/intro', 'book/01_architecture']."""
+    toc = yaml.safe_load((source / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                pages.append(entry["file"])
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key, []))
+
+    walk([toc])
+    return pages
+
+
+def chapter_notebook(page: str, source: Path = ROOT) -> str | None:
+    """'book/02_convolution' -> 'book/02_convolution.ipynb' when the page is a notebook, else None."""
+    return f"{page}.ipynb" if (source / f"{page}.ipynb").is_file() else None
+
+
+# ----------------------------------------------------------------------------- serving
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's name
+        pass  # one line per request would drown pytest's output
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` on 127.0.0.1 (a free port chosen by the OS); yield the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# ----------------------------------------------------------------------------- the browser
+def launch_chromium(playwright):
+    """Debian's chromium (no browser download), headless, with no background traffic."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+@dataclass
+class PageReport:
+    """What one page looked like in the browser. `problems` is empty for a good page."""
+
+    url: str
+    title: str = ""
+    problems: list[str] = field(default_factory=list)
+    images: int = 0
+    figures: int = 0
+    math: int = 0
+    widgets: int = 0
+    animations: int = 0
+    solutions: int = 0
+    colab: str | None = None
+    offsite_requests: list[str] = field(default_factory=list)
+
+
+# Runs in the page: the facts the checks need, gathered in one round trip.
+_FACTS_JS = """
+async () => {
+  const main = document.querySelector('main') || document.body;
+  const visible = (el) => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  // Lazy images would only load on scroll: ask for all of them now and wait.
+  const imgs = Array.from(document.images);
+  imgs.forEach((img) => { img.loading = 'eager'; });
+  await Promise.all(imgs.map((img) => img.decode().catch(() => null)));
+  // Figures: images a cell printed, directly or inside a widget (the animation's frame counts).
+  const figures = imgs.filter((img) => img.closest('.cell_output')).length;
+  const badImages = imgs.filter((img) => !(img.complete && img.naturalWidth > 0))
+                        .map((img) => (img.getAttribute('src') || '').slice(0, 80));
+  // Cells that show an error: a traceback or error output, unless tagged raises-exception.
+  const lastLine = (el) => ((el.querySelector('pre') || el).textContent.trim().split('\\n').slice(-1)[0] || '').slice(0, 160);
+  const errorOutputs = Array.from(main.querySelectorAll('.cell_output .output.traceback, .cell_output .output.error'))
+      .filter((el) => !el.closest('.tag_raises-exception')).map(lastLine);
+  const stderrErrors = Array.from(main.querySelectorAll('.cell_output .output.stderr'))
+      .filter((el) => !el.closest('.tag_raises-exception'))
+      .map((el) => el.textContent)
+      .filter((text) => /Traceback|\\b\\w*(Error|Exception)\\b/.test(text))
+      .map((text) => text.trim().slice(0, 160));
+  const mathSource = main.querySelectorAll('.math').length;
+  const mathTypeset = main.querySelectorAll('.math mjx-container, mjx-container').length;
+  const mathErrors = main.querySelectorAll('mjx-merror').length;
+  const views = Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'));
+  const unrendered = views.filter((tag) => {
+      const area = tag.previousElementSibling;
+      return !(area && area.classList.contains('widget-subarea') && area.children.length > 0
+               && area.getBoundingClientRect().height > 0);
+  }).length;
+  const hasWidgetState = !!document.querySelector('script[type="application/vnd.jupyter.widget-state+json"]');
+  const colab = Array.from(document.querySelectorAll('a[href*="colab.research.google.com"]')).map((a) => a.href);
+  // The theme also puts a print-only copy of the title in main: take the visible one.
+  const h1 = Array.from(main.querySelectorAll('h1')).find(visible);
+  return {title: h1 ? h1.textContent.replace('#', '').trim() : '', images: imgs.length, figures, badImages,
+          errorOutputs, stderrErrors, mathSource, mathTypeset, mathErrors, views: views.length,
+          unrendered, hasWidgetState, colab, articleText: (main.innerText || '').trim().length,
+          anyVisible: visible(h1)};
+}
+"""
+
+_WAIT_FOR_SCRIPTS_JS = """
+async (timeoutMs) => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const deadline = Date.now() + timeoutMs;
+  if (document.querySelector('.math')) {
+    while (!(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() < deadline) await sleep(50);
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise)
+      await Promise.race([MathJax.startup.promise, sleep(Math.max(0, deadline - Date.now()))]);
+  }
+  const views = () => Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'));
+  const rendered = () => views().every((t) => t.previousElementSibling && t.previousElementSibling.classList.contains('widget-subarea')
+                                              && t.previousElementSibling.children.length > 0);
+  while (views().length && !rendered() && Date.now() < deadline) await sleep(100);
+}
+"""
+
+
+def _check_animations(page, report: PageReport) -> None:
+    """Every matplotlib `to_jshtml` player must step on "Next frame" and run on "Play"."""
+    players = page.locator("div.animation:has(img[id^='_anim_img']):has(input.anim-slider)")
+    report.animations = players.count()
+    for i in range(report.animations):
+        player = players.nth(i)
+        slider = player.locator("input.anim-slider")
+        frames = int(slider.get_attribute("max") or 0) + 1
+        if frames < 2:
+            report.problems.append(f"animation {i + 1} has {frames} frame(s)")
+            continue
+        state = lambda: player.evaluate(  # noqa: E731 - a tiny probe used three times
+            "(el) => [el.querySelector('input.anim-slider').value, el.querySelector('img').src.length,"
+            " el.querySelector('img').src.slice(-64), el.querySelector('img').naturalWidth]")
+        player.locator("button[title='First frame']").click()
+        before = state()
+        player.locator("button[title='Next frame']").click()
+        after = state()
+        if after[0] == before[0] or after[1:3] == before[1:3] or after[3] == 0:
+            report.problems.append(f"animation {i + 1}: 'Next frame' did not advance (frame {before[0]} -> {after[0]})")
+        player.locator("button[title='Play']").click()
+        try:
+            page.wait_for_function("([el, v]) => el.querySelector('input.anim-slider').value !== v",
+                                   arg=[player.element_handle(), after[0]], timeout=5000)
+        except Exception:  # playwright's TimeoutError
+            report.problems.append(f"animation {i + 1}: 'Play' did not advance within 5 s")
+        player.locator("button[title='Pause']").click()
+
+
+def _check_solutions(page, report: PageReport) -> None:
+    """Solutions start collapsed (their body hidden) and open when the reader asks."""
+    solutions = page.locator("main .solution")
+    report.solutions = solutions.count()
+    for i in range(report.solutions):
+        solution = solutions.nth(i)
+        label = (solution.locator(".admonition-title, summary").first.text_content() or f"solution {i + 1}").strip()[:60]
+        if solution.evaluate("(el) => el.tagName === 'DETAILS' ? el.open : false"):
+            report.problems.append(f"{label!r} starts open")
+        body = solution.locator("section, .cell, p:not(.admonition-title)").first
+        if not body.count():
+            report.problems.append(f"{label!r} is empty")
+            continue
+        if body.is_visible():
+            report.problems.append(f"{label!r} shows its body before it is opened")
+            continue
+        # A hidden solution must still open: click its toggle as a reader would.
+        toggles = [solution.locator(sel) for sel in ("button.toggle-button", "summary", ".admonition-title")]
+        next(t for t in toggles if t.count()).first.click()
+        try:
+            body.wait_for(state="visible", timeout=3000)
+        except Exception:  # playwright's TimeoutError
+            report.problems.append(f"{label!r} does not open when clicked")
+
+
+def inspect_page(context, url: str, screenshot: Path | None = None, colab_notebook: str | None = None) -> PageReport:
+    """Open `url` in a new tab of `context` and check it as a reader would; see PageReport.
+
+    `colab_notebook` (e.g. "book/02_convolution.ipynb"): the Colab link must end with it.
+    Requests that leave 127.0.0.1 are blocked and listed in `offsite_requests`.
+    """
+    report = PageReport(url)
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append((exc.message, exc.stack or "")))
+
+    def route(r) -> None:
+        if r.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            r.continue_()
+        else:
+            report.offsite_requests.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    try:
+        response = page.goto(url, wait_until="load")
+        if response is None or not response.ok:
+            report.problems.append(f"HTTP {response.status if response else 'no response'}")
+            return report
+        page.evaluate(_WAIT_FOR_SCRIPTS_JS, 20_000)
+        facts = page.evaluate(_FACTS_JS)
+        report.title, report.images, report.figures = facts["title"], facts["images"], facts["figures"]
+        report.math, report.widgets = facts["mathSource"], facts["views"]
+        if not facts["title"] or not facts["anyVisible"] or facts["articleText"] < 50:
+            report.problems.append("page does not render a titled article")
+        report.problems += [f"image does not load: {src}" for src in facts["badImages"]]
+        report.problems += [f"cell shows an error: {text}" for text in facts["errorOutputs"] + facts["stderrErrors"]]
+        if facts["mathSource"] and facts["mathTypeset"] < facts["mathSource"]:
+            report.problems.append(f"math not typeset: {facts['mathTypeset']} of {facts['mathSource']} formulas")
+        if facts["mathErrors"]:
+            report.problems.append(f"{facts['mathErrors']} formula(s) with TeX errors")
+        if facts["views"] and not facts["hasWidgetState"]:
+            report.problems.append("widgets without embedded widget state")
+        if facts["unrendered"]:
+            report.problems.append(f"{facts['unrendered']} of {facts['views']} widgets do not render")
+        if screenshot is not None:  # before the clicks below scroll the page
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.evaluate("() => window.scrollTo(0, 0)")
+            page.screenshot(path=str(screenshot), full_page=True)
+        _check_animations(page, report)
+        _check_solutions(page, report)
+        if colab_notebook is not None:
+            report.colab = facts["colab"][0] if facts["colab"] else None
+            if not facts["colab"]:
+                report.problems.append("no Colab link")
+            elif not all(href.endswith("/" + colab_notebook) for href in facts["colab"]):
+                report.problems.append(f"Colab link {facts['colab'][0]} does not open {colab_notebook}")
+        report.problems += [f"script error: {message[:160]}" for message, stack in page_errors
+                            if not any(m in message and s in stack for m, s in HARMLESS_PAGE_ERRORS)]
+    finally:
+        page.close()
+    return report

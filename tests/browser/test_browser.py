@@ -1,0 +1,26 @@
+"""Every page of the book in headless Chromium, as a reader sees it (see htmlbook.inspect_page).
+
+Each page must render its title and text, show no cell with an error, load every image, typeset
+its math, render its widgets, play its animations, keep its solutions collapsed, and (for a
+chapter) link Colab to its own notebook. A full-page screenshot of each page goes to
+_build/screenshots/. The checks themselves are tested in test_checks_can_fail.py.
+"""
+import pytest
+
+import htmlbook
+
+PAGES = htmlbook.toc_pages(htmlbook.ROOT)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_for_a_reader(page, book_html, book_url, browser):
+    assert (book_html / f"{page}.html").is_file(), f"{page} is in _toc.yml but was not built"
+    report = htmlbook.inspect_page(browser, f"{book_url}/{page}.html",
+                                   screenshot=htmlbook.ARTIFACTS / f"{page.replace('/', '_')}.png",
+                                   colab_notebook=htmlbook.chapter_notebook(page))
+    print(f"{page}: {report.images} images ({report.figures} figures), {report.math} formulas, {report.widgets} widgets, "
+          f"{report.animations} animations, {report.solutions} solutions; offsite (blocked): {report.offsite_requests}")
+    assert report.problems == [], f"{page}: " + "; ".join(report.problems)
+    if htmlbook.chapter_notebook(page):  # every chapter teaches with figures; none shown = lost outputs
+        assert report.figures >= 1, f"{page} shows no figure"

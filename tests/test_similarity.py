@@ -1,0 +1,146 @@
+"""linear_cka and unit matching, against independent formulas and their defining invariances."""
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from scipy.optimize import linear_sum_assignment
+
+import course_utils as cu
+from course_utils import similarity as sim
+
+
+def _data(n=60, p=12, seed=0, dtype=torch.float64):
+    return torch.randn(n, p, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def _hsic_cka(X, Y):
+    """Independent reference: biased HSIC with the centring matrix H (Gretton et al. 2005),
+    CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with linear kernels K = X X^T, L = Y Y^T."""
+    X, Y = X.double(), Y.double()
+    n = len(X)
+    H = torch.eye(n, dtype=torch.float64) - torch.ones(n, n, dtype=torch.float64) / n
+    hsic = lambda K, L: torch.trace(K @ H @ L @ H) / (n - 1) ** 2
+    K, L = X @ X.T, Y @ Y.T
+    return float(hsic(K, L) / torch.sqrt(hsic(K, K) * hsic(L, L)))
+
+
+def _orthogonal(p, seed):
+    q, _ = torch.linalg.qr(torch.randn(p, p, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    return q
+
+
+def test_exported_at_top_level():
+    assert cu.linear_cka is sim.linear_cka
+
+
+@pytest.mark.parametrize("p1,p2", [(5, 7), (12, 12), (80, 3), (200, 150)])  # both code paths: p <= n and p > n
+def test_linear_cka_matches_hsic_formula(p1, p2):
+    X = _data(60, p1, seed=1)
+    Y = X[:, :1].repeat(1, p2) * 0.5 + _data(60, p2, seed=2)  # partly related, so CKA is not ~0
+    assert sim.linear_cka(X, Y) == pytest.approx(_hsic_cka(X, Y), rel=1e-9, abs=1e-12)
+
+
+def test_feature_and_gram_formulas_agree():
+    X, Y = _data(30, 20, seed=3), _data(30, 25, seed=4)
+    wide_x = torch.cat([X, torch.zeros(30, 40, dtype=torch.float64)], 1)  # constant columns change nothing
+    assert sim.linear_cka(wide_x, Y) == pytest.approx(sim.linear_cka(X, Y), rel=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(4, 40), p=st.integers(1, 30), seed=st.integers(0, 10_000), scale=st.floats(1e-3, 1e3))
+def test_identity_orthogonal_and_scale_invariance(n, p, seed, scale):
+    X = _data(n, p, seed)
+    assert sim.linear_cka(X, X) == pytest.approx(1.0, abs=1e-9)
+    Y = _data(n, 7, seed + 1)
+    reference = sim.linear_cka(X, Y)
+    Q = _orthogonal(p, seed + 2)
+    assert sim.linear_cka(X @ Q, Y) == pytest.approx(reference, abs=1e-9)
+    assert sim.linear_cka(scale * X, Y) == pytest.approx(reference, abs=1e-9)
+    assert sim.linear_cka(X + 3.0, Y) == pytest.approx(reference, abs=1e-9)  # centring removes offsets
+
+
+def test_not_invariant_to_arbitrary_linear_maps():
+    """The invariances above are specific: a non-orthogonal (stretching) map does change CKA."""
+    X, Y = _data(50, 6, seed=5), _data(50, 6, seed=6)
+    stretch = torch.diag(torch.tensor([100.0, 1, 1, 1, 1, 1], dtype=torch.float64))
+    assert abs(sim.linear_cka(X @ stretch, Y) - sim.linear_cka(X, Y)) > 1e-3
+
+
+def test_float32_input_is_computed_in_float64():
+    X, Y = _data(50, 10, seed=7), _data(50, 9, seed=8)
+    assert sim.linear_cka(X.float(), Y.float()) == pytest.approx(sim.linear_cka(X, Y), abs=1e-6)
+    assert isinstance(sim.linear_cka(X.float(), Y.float()), float)
+
+
+def test_unrelated_data_scores_low_and_bounded():
+    X, Y = _data(2000, 5, seed=9), _data(2000, 5, seed=10)
+    value = sim.linear_cka(X, Y)
+    assert 0.0 <= value < 0.05
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (lambda: sim.linear_cka(torch.zeros(5, 2, 3), torch.zeros(5, 2)), "2-D"),
+    (lambda: sim.linear_cka(torch.randn(5, 2), torch.randn(6, 2)), "same examples"),
+    (lambda: sim.linear_cka(torch.ones(5, 2), torch.randn(5, 2)), "variance 0"),
+])
+def test_clear_errors(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        bad()
+
+
+def test_cka_matrix_equals_pairwise_linear_cka():
+    base = _data(40, 8, seed=11)
+    acts_a = {"a1": base.reshape(40, 2, 2, 2), "a2": _data(40, 5, seed=12)}
+    acts_b = {"b1": base @ _orthogonal(8, 13), "b2": _data(40, 30, seed=14), "b3": base[:, :3]}
+    M = sim.cka_matrix(acts_a, acts_b)
+    assert M.shape == (2, 3)
+    for i, A in enumerate(acts_a.values()):
+        for j, B in enumerate(acts_b.values()):
+            assert M[i, j] == pytest.approx(sim.linear_cka(A.flatten(1), B.flatten(1)), abs=1e-10)
+    assert M[0, 0] == pytest.approx(1.0)
+
+
+def test_unit_samples_puts_positions_in_rows():
+    acts = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(2, 3, 2, 2)
+    samples = sim.unit_samples(acts)
+    assert samples.shape == (8, 3)
+    assert torch.equal(samples[:, 1], acts[:, 1].flatten())
+
+
+def test_unit_correlations_match_numpy_corrcoef_and_dead_units_are_zero():
+    A, B = _data(100, 4, seed=15), _data(100, 3, seed=16)
+    B[:, 2] = 1.0  # a dead unit
+    corr = sim.unit_correlations(A, B)
+    full = torch.corrcoef(torch.cat([A, B[:, :2]], 1).T)
+    assert torch.allclose(corr[:, :2], full[:4, 4:], atol=1e-10)
+    assert torch.all(corr[:, 2] == 0)
+
+
+def test_match_units_recovers_a_permutation_and_agrees_with_brute_force():
+    A = _data(300, 6, seed=17)
+    perm = torch.tensor([3, 0, 5, 1, 4, 2])
+    B = A[:, perm] * 2.0 + 0.1 * _data(300, 6, seed=18)  # B's unit j is A's unit perm[j]
+    match = sim.match_units(A, B)
+    assert torch.equal(perm[match.partner], torch.arange(6))
+    assert match.mean_assigned > 0.99 and match.mean_best > 0.99
+    rows, cols = linear_sum_assignment(-match.correlations.numpy())
+    assert match.mean_assigned == pytest.approx(float(match.correlations[rows, cols].mean()))
+
+
+def test_one_to_one_is_never_above_best_match():
+    A, B = _data(200, 8, seed=19), _data(200, 5, seed=20)
+    B[:, 0] = A[:, 0] + A[:, 1]  # two A-units share one partner
+    match = sim.match_units(A, B)
+    matched = match.partner >= 0
+    assert matched.sum() == 5  # 8 A-units, 5 partners
+    assert torch.all(match.assigned[matched] <= match.best[matched] + 1e-12)
+    assert match.mean_assigned == pytest.approx(float(match.assigned[matched].mean()))
+    assert match.mean_assigned < match.mean_best  # A's units 0 and 1 cannot both have B's unit 0
+
+
+def test_match_filters_finds_copied_filters():
+    g = torch.Generator().manual_seed(21)
+    W = torch.randn(6, 1, 5, 5, generator=g)
+    match = sim.match_filters(W, W[[2, 0, 1, 5, 4, 3]])
+    assert match.mean_assigned == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="C_out x C_in x k x k"):
+        sim.match_filters(W, torch.randn(6, 1, 3, 3))
