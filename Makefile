@@ -38,6 +38,9 @@ $(BROWSER_DIR)/.installed:
 	npm install --prefix $(BROWSER_DIR) --no-audit --no-fund --silent $(BROWSER_NPM)
 	touch $@
 
+bench: $(VENV)/.installed  ## speed figures of benchmarks/bench_*.py; prints a table, keeps it in benchmarks/README.md
+	$(BIN)/python benchmarks/run.py
+
 test: $(VENV)/.installed browser-deps  ## the whole test suite, including a full book build
 	$(BIN)/python -m pytest -q
 

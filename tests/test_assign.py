@@ -86,8 +86,13 @@ def write_chapter(folder: Path, nb: nbformat.NotebookNode | None = None, name: s
     return folder / name
 
 
-def run_assign(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "course_utils.assign", *map(str, args)], capture_output=True, text=True, timeout=120)
+def run_assign(*args, capsys=None) -> subprocess.CompletedProcess:
+    """The command line: in this process when ``capsys`` is given (fast), else as a real subprocess."""
+    if capsys is None:
+        return subprocess.run([sys.executable, "-m", "course_utils.assign", *map(str, args)], capture_output=True, text=True, timeout=300)
+    returncode = assign.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, returncode, out.out, out.err)
 
 
 def _by_source_start(nb, start):
@@ -167,7 +172,7 @@ def _digest(folder: Path) -> dict:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_cli_writes_students_copies_other_files_and_never_touches_the_source(tmp_path):
+def test_cli_writes_students_copies_other_files_and_never_touches_the_source(tmp_path, capsys):
     source = tmp_path / "book"
     write_chapter(source)
     (source / "intro.md").write_text("# Intro\n")
@@ -177,8 +182,8 @@ def test_cli_writes_students_copies_other_files_and_never_touches_the_source(tmp
     assert _digest(source) == before
     assert (tmp_path / "out" / "intro.md").read_text() == "# Intro\n"
     student = nbformat.read(tmp_path / "out" / "09_test.ipynb", as_version=4)
-    assert nbformat.writes(student) == nbformat.writes(assign.student_notebook(sample_chapter()))
-    refused = run_assign(source, source)
+    assert nbformat.writes(student) == nbformat.writes(assign.student_notebook(nbformat.read(source / "09_test.ipynb", as_version=4)))
+    refused = run_assign(source, source, capsys=capsys)
     assert refused.returncode == 1 and "source is never modified" in refused.stderr
     assert _digest(source) == before
 
@@ -207,10 +212,10 @@ def _broken(kind: str) -> nbformat.NotebookNode:
     ("marker with code", "the marker must stand alone on its line"),
     ("solution never ends", "the solution of 'ex-double' has no '{solution-end}'"),
 ])
-def test_cli_refuses_unbalanced_markers_naming_file_and_cell(tmp_path, kind, message):
+def test_cli_refuses_unbalanced_markers_naming_file_and_cell(tmp_path, capsys, kind, message):
     path = write_chapter(tmp_path / "book", _broken(kind))
     write_chapter(tmp_path / "book", sample_chapter(), name="10_fine.ipynb")
-    result = run_assign(tmp_path / "book", tmp_path / "out")
+    result = run_assign(tmp_path / "book", tmp_path / "out", capsys=capsys)
     assert result.returncode == 1
     assert message in result.stderr
     assert result.stderr.startswith("course_utils.assign: refused:") and str(path) in result.stderr
@@ -230,13 +235,13 @@ def test_student_config_removes_launch_buttons_unless_a_branch_is_given():
     assert branch["repository"]["branch"] == "student"
 
 
-def test_book_mode_writes_config_toc_and_every_toc_folder(tmp_path):
+def test_book_mode_writes_config_toc_and_every_toc_folder(tmp_path, capsys):
     root = tmp_path / "src"
     write_chapter(root / "book")
     (root / "book" / "intro.md").write_text("# Intro\n")
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/09_test\n")
     (root / "_config.yml").write_text((ROOT / "_config.yml").read_text())
-    result = run_assign("--book", root, tmp_path / "out")
+    result = run_assign("--book", root, tmp_path / "out", capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_config.yml", "_toc.yml", "book"]
     assert sorted(p.name for p in (tmp_path / "out" / "book").iterdir()) == ["09_test.ipynb", "intro.md"]

@@ -4,6 +4,7 @@
 Each module holds one concept and is introduced by the chapter that explains it.
 """
 from .conv import conv2d, conv2d_loops, conv_output_size
+from .pooling import avg_pool2d, max_pool2d
 from .datasets import ImageDataset, make_loader
 from .data import load_dataset, mnist_subset, sklearn_digits, torchvision_dataset
 from .models import ConvNet, build_model, count_parameters

@@ -173,7 +173,8 @@ def exercises(nb: NotebookNode, name: str = "notebook") -> list[Exercise]:
             open_solution.solution_end, waiting_for_check, open_solution = index, open_solution, None
             continue
         if open_solution is not None:
-            has_markers = cell.cell_type == "code" and any(l.strip() == BEGIN for l in cell.source.split("\n"))
+            # Any marker word counts, so a broken marker is processed (and refused), never dropped.
+            has_markers = cell.cell_type == "code" and ("BEGIN SOLUTION" in cell.source or "END SOLUTION" in cell.source)
             (open_solution.solution_cells if has_markers else open_solution.other_solution_cells).append(index)
         elif waiting_for_check is not None and cell.cell_type == "code" and CHECK_CALL.search(cell.source):
             waiting_for_check.check, waiting_for_check = index, None

@@ -221,3 +221,39 @@ def unit_positions(model: nn.Module, images: torch.Tensor, layer: str, channel: 
     maps = record(model, images, layer)[layer][:, channel]  # N x H x W
     flat = maps.flatten(1).argmax(1)
     return torch.stack([flat // maps.shape[-1], flat % maps.shape[-1]], 1)
+
+
+def linear_agreement(model: nn.Module, images: torch.Tensor, layers: Sequence[str]) -> dict[str, float]:
+    """How well the :func:`linearized_model` tracks the real one, per layer: ``{layer: r}``.
+
+    For every channel, the correlation over ``images`` between its value at the centre of the
+    map in the real and in the linearized network; ``r`` is the median over channels (units
+    that never vary count as 0). Expanded weights describe the linearized network exactly, so
+    this says how far they can be trusted for the real one.
+    """
+    real = record(model, images, layers)
+    linear = record(linearized_model(model), images, layers)
+    agreement = {}
+    for name in layers:
+        a, b = real[name], linear[name]
+        if a.ndim == 4:
+            a, b = a[:, :, a.shape[2] // 2, a.shape[3] // 2], b[:, :, b.shape[2] // 2, b.shape[3] // 2]
+        a, b = a - a.mean(0), b - b.mean(0)
+        r = (a * b).sum(0) / (a.norm(dim=0) * b.norm(dim=0))
+        agreement[name] = float(r.nan_to_num(0.0).median())
+    return agreement
+
+
+def permutation_correlation(x: torch.Tensor, y: torch.Tensor, n_permutations: int = 2000,
+                            seed: int = 0) -> tuple[float, torch.Tensor]:
+    """Pearson correlation of ``x: n`` and ``y: n``, and its values when ``y`` is shuffled: ``n_permutations``.
+
+    The shuffled values are the baseline for "the weights line up with the inputs' tuning":
+    they are what pairing weights with inputs at random gives.
+    """
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D with the same length, got {tuple(x.shape)} and {tuple(y.shape)}")
+    corr = lambda a, b: float(torch.corrcoef(torch.stack([a.double(), b.double()]))[0, 1])
+    g = torch.Generator().manual_seed(seed)
+    null = torch.tensor([corr(x, y[torch.randperm(len(y), generator=g)]) for _ in range(n_permutations)])
+    return corr(x, y), null

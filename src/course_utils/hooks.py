@@ -95,28 +95,38 @@ class _StopForward(Exception):
     """Raised by a hook to end a forward pass once the wanted layer has run."""
 
 
-def forward_to(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
-    """The output of ``layer`` for ``images: N x C x H x W``, *with* its graph, skipping later layers.
+def activations(model: nn.Module, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """``layers``' outputs for ``images: N x C x H x W``, *with* their graph, skipping later layers.
 
-    Feature visualization calls this hundreds of times: stopping at the layer saves the cost of
-    the rest of the network. Gradients flow back to ``images``.
+    Unlike :func:`record` this keeps gradients (feature visualization needs them) and stops the
+    forward pass as soon as every wanted layer has run, which saves the cost of the rest of the
+    network when the loop calls it hundreds of times.
     """
+    layers = list(dict.fromkeys(layers))
     store: dict[str, torch.Tensor] = {}
-
-    def hook(module, inputs, output):
-        store["out"] = output
-        raise _StopForward
-
-    handle = get_layer(model, layer).register_forward_hook(hook)
+    handles = []
+    for name in layers:
+        def hook(module, inputs, output, name=name):
+            store[name] = output
+            if len(store) == len(layers):
+                raise _StopForward
+        handles.append(get_layer(model, name).register_forward_hook(hook))
     try:
         model(images)
     except _StopForward:
         pass
     finally:
-        handle.remove()
-    if "out" not in store:  # e.g. a layer the forward pass never calls
-        raise RuntimeError(f"layer {layer!r} did not run during the forward pass")
-    return store["out"]
+        for handle in handles:
+            handle.remove()
+    missing = [name for name in layers if name not in store]
+    if missing:  # e.g. a layer the forward pass never calls
+        raise RuntimeError(f"layers {missing} did not run during the forward pass")
+    return store
+
+
+def forward_to(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
+    """The output of ``layer`` for ``images: N x C x H x W``, with its graph (see :func:`activations`)."""
+    return activations(model, images, [layer])[layer]
 
 
 def unit_values(acts: torch.Tensor, channel: int, y: int | None = None, x: int | None = None) -> torch.Tensor:

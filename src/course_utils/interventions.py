@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from .circuits import conv_layer, attribution, input_layer, unit_positions
+from .circuits import attribution, contributions, conv_layer, input_layer, unit_positions
 from .hooks import get_layer, record
 
 
@@ -76,10 +76,10 @@ def fraction_removed(model: nn.Module, images: torch.Tensor, layer: str, channel
     if positions is None:
         positions = unit_positions(model, images, layer, channel)
     intact = unit_response(model, images, layer, channel, positions).sum()
-    with mean_ablated(model, source, channels, means):
-        ablated = unit_response(model, images, layer, channel, positions).sum()
     if intact <= 0:
         raise ValueError(f"{layer}[{channel}] does not respond to these images (total response {float(intact):.3g})")
+    with mean_ablated(model, source, channels, means):
+        ablated = unit_response(model, images, layer, channel, positions).sum()
     return float(1 - ablated / intact)
 
 
@@ -143,3 +143,17 @@ def edited_copy(model: nn.Module, layer: str, out_channel: int, in_channels: Seq
     with torch.no_grad():
         conv.weight[out_channel, list(in_channels)] *= factor
     return clone
+
+
+def predicted_edit_response(model: nn.Module, images: torch.Tensor, layer: str, channel: int,
+                            in_channels: Sequence[int], factor: float = 0.0) -> torch.Tensor:
+    """What :func:`edited_copy` will do to the unit, predicted from weights x activations: ``N``.
+
+    Scaling the weights from ``in_channels`` by ``factor`` changes the pre-activation by
+    ``(factor - 1)`` times their contributions (:func:`~course_utils.circuits.contributions`);
+    then the ReLU and the maximum over positions give the unit's new response to each image.
+    """
+    maps = contributions(model, images, layer, channel)           # N x C_in x H x W
+    pre = maps.sum(1) + conv_layer(model, layer).bias[channel].detach()
+    pre = pre + (factor - 1) * maps[:, list(in_channels)].sum(1)  # N x H x W
+    return pre.clamp(min=0).flatten(1).amax(1)

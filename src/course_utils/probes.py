@@ -42,26 +42,30 @@ def flatten_features(acts: torch.Tensor, pool_size: int | None = None) -> torch.
 PROBES = ("ridge", "logistic")
 
 
-def fit_probe(features: torch.Tensor, labels: torch.Tensor, kind: str = "ridge", alpha: float = 1.0) -> Pipeline:
-    """A linear probe fitted on ``features: N x D``, ``labels: N``; features are standardized first.
+def fit_probe(features: torch.Tensor, labels: torch.Tensor, kind: str = "ridge", alpha: float = 1.0,
+              standardize: bool = True) -> Pipeline:
+    """A linear probe fitted on ``features: N x D``, ``labels: N``.
 
     ``kind="ridge"``: least squares on one-hot targets with an L2 penalty ``alpha``, solved in
     closed form (a fraction of a second). ``kind="logistic"``: logistic regression with
-    ``C = 1 / alpha``, a little more accurate and much slower on a CPU.
+    ``C = 1 / alpha``, a little more accurate and much slower on a CPU. ``standardize`` scales
+    each feature to mean 0, variance 1 first (a per-axis step: turn it off for a probe whose
+    predictions do not change at all when the features are rotated).
     """
     if len(features) != len(labels):
         raise ValueError(f"features has {len(features)} rows but labels has {len(labels)}")
     if kind not in PROBES:
         raise ValueError(f"unknown probe kind {kind!r}; expected one of {PROBES}")
     head = RidgeClassifier(alpha=alpha) if kind == "ridge" else LogisticRegression(C=1.0 / alpha, max_iter=500)
-    probe = make_pipeline(StandardScaler(), head)
+    probe = make_pipeline(StandardScaler(), head) if standardize else make_pipeline(head)
     with warnings.catch_warnings():  # near-duplicate features (dead units) make ridge warn, harmlessly
         warnings.simplefilter("ignore", category=LinAlgWarning)
         return probe.fit(features.numpy(), labels.numpy())
 
 
 def probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
-                   kind: str = "ridge", alpha: float = 1.0, shuffle_labels: bool = False, seed: int = 0) -> float:
+                   kind: str = "ridge", alpha: float = 1.0, shuffle_labels: bool = False, seed: int = 0,
+                   standardize: bool = True) -> float:
     """Test accuracy of a linear probe trained on ``(train_x: N x D, train_y: N)``, tested on ``test_x, test_y``.
 
     ``shuffle_labels=True`` trains on randomly permuted labels: the chance-level baseline a real
@@ -69,7 +73,7 @@ def probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.T
     """
     if shuffle_labels:
         train_y = train_y[torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed))]
-    probe = fit_probe(train_x, train_y, kind, alpha)
+    probe = fit_probe(train_x, train_y, kind, alpha, standardize)
     return float((probe.predict(test_x.numpy()) == test_y.numpy()).mean())
 
 

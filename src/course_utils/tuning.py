@@ -10,6 +10,7 @@ of the tangent at the centre (radians) and ``radius`` the curvature radius in pi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -80,3 +81,58 @@ def curve_index(arc_response: torch.Tensor, line_response: torch.Tensor, eps: fl
     """
     total = arc_response + line_response
     return torch.where(total > eps, (arc_response - line_response) / total.clamp(min=eps), torch.zeros_like(total))
+
+
+@dataclass
+class CurveTuning:
+    """Every unit's responses to arcs and to straight lines at each angle.
+
+    ``arc: A x C`` (arcs of one ``radius``), ``line: A x C`` (lines, same angles);
+    ``index: C`` the :func:`curve_index` of each unit's best arc vs best line response.
+    """
+
+    layer: str
+    radius: float
+    angles: torch.Tensor
+    arc: torch.Tensor
+    line: torch.Tensor
+
+    @property
+    def index(self) -> torch.Tensor:
+        return curve_index(self.arc.amax(0), self.line.amax(0))
+
+    def responsive(self, fraction: float = 0.1) -> torch.Tensor:
+        """Units whose best response reaches ``fraction`` of the layer's best (dead units are not)."""
+        best = torch.maximum(self.arc.amax(0), self.line.amax(0))
+        return best > fraction * best.max()
+
+    def curve_units(self, threshold: float = 0.3) -> torch.Tensor:
+        """Responsive units with curve index above ``threshold``, most curve-selective first."""
+        index = self.index
+        chosen = torch.nonzero(self.responsive() & (index > threshold)).flatten()
+        return chosen[index[chosen].argsort(descending=True)]
+
+    def __repr__(self) -> str:
+        return (f"CurveTuning({self.layer}, radius {self.radius:g}, {len(self.angles)} angles: "
+                f"{len(self.curve_units())} of {self.arc.shape[1]} units prefer arcs (index > 0.3))")
+
+
+def curve_tuning(model: nn.Module, layer: str, radius: float = 10.0, angles: torch.Tensor | None = None,
+                 **stimulus) -> CurveTuning:
+    """Responses of every channel of ``layer`` to centred arcs of ``radius`` and to straight lines,
+    at each of ``angles`` (default: 24 over a full turn)."""
+    angles = angle_grid() if angles is None else angles
+    both = curvature_tuning(model, layer, [radius, float("inf")], angles, **stimulus)
+    return CurveTuning(layer, radius, angles, both[0], both[1])
+
+
+def tuning_width(curves: torch.Tensor, step_degrees: float) -> torch.Tensor:
+    """Degrees over which each tuning curve stays at or above half its peak.
+
+    ``curves: A x ...`` sampled every ``step_degrees`` along the first dimension; returns the
+    remaining shape. A sharp detector scores low, a broadly tuned one up to ``A * step_degrees``;
+    a unit that never responds scores 0.
+    """
+    peak = curves.amax(0, keepdim=True)
+    above = (curves >= peak / 2) & (peak > 0)
+    return above.sum(0).float() * step_degrees

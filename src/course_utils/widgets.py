@@ -163,7 +163,7 @@ class SlidingKernel:
         self.figure = _new_figure(9.0, 0.9 + 1.45 * c, self.dpi)
         top = 1 - 0.55 / (0.9 + 1.45 * c)
         grid = self.figure.add_gridspec(c, 5, width_ratios=[1.6, 1, 1, 1, 1.6], left=0.03, right=0.98, top=top,
-                                        bottom=0.03, wspace=0.25, hspace=0.3)
+                                        bottom=0.08, wspace=0.25, hspace=0.4)
         ax_in = self.figure.add_subplot(grid[:, 0])
         shown = self.padded.permute(1, 2, 0).numpy().clip(0, 1) if c == 3 else self.padded[0].numpy()
         ax_in.imshow(shown, cmap="gray")
@@ -186,7 +186,7 @@ class SlidingKernel:
                 ax_p.set_title("2. window x kernel", fontsize=8)
             if c > 1:
                 ax_w.set_ylabel(names[p], fontsize=9, rotation=0, labelpad=8)
-            self._sums.append(ax_p.text(1.08, 0.5, "", transform=ax_p.transAxes, fontsize=8, va="center"))
+            self._sums.append(ax_p.text(0.5, -0.04, "", transform=ax_p.transAxes, fontsize=8, ha="center", va="top"))
             if annotate and k_h * k_w <= 25:
                 self._texts.append([_annotate(ax_w, k_h, k_w), _annotate(ax_p, k_h, k_w)])
                 for (y, x), t in zip(np.ndindex(k_h, k_w), _annotate(ax_k, k_h, k_w)):
@@ -212,11 +212,11 @@ class SlidingKernel:
         for p in range(len(s.channel_sums)):
             self._windows[p].set_data(s.window[p].numpy())
             self._products[p].set_data(s.product[p].numpy())
-            self._sums[p].set_text(f"sum\n{s.channel_sums[p]:.2f}")
+            self._sums[p].set_text(f"sum {s.channel_sums[p]:.2f}")
             if self._texts:
                 for values, image, texts in zip((s.window[p], s.product[p]), (self._windows[p], self._products[p]), self._texts[p]):
                     for (y, x), t in zip(np.ndindex(*values.shape), texts):
-                        t.set_text(f"{values[y, x]:.2f}")
+                        t.set_text(_number(float(values[y, x])))
                         t.set_color(_text_colour(image, float(values[y, x])))
         self._out_image.set_data(s.filled.numpy())
         self._out_box.set_xy((s.col - 0.5, s.row - 0.5))
@@ -245,6 +245,10 @@ class SlidingKernel:
         bundle = self.box._repr_mimebundle_(**kwargs)
         bundle["image/png"] = self.view.value  # what a reader without widgets sees: the default render
         return bundle
+
+
+def _number(value: float) -> str:
+    return f"{value if abs(value) >= 0.005 else 0.0:.2f}"  # no "-0.00"
 
 
 def _annotate(ax, k_h: int, k_w: int) -> list:

@@ -46,6 +46,9 @@ RECIPES: dict[str, Recipe] = {
                           description="conv5(16)-pool-conv3(32)-pool-conv3(64)-GAP-fc on the 5000-digit MNIST subset"),
     "mnist_lenet": Recipe("lenet", "mnist_subset", {"split": "all"}, max_shift=2, epochs=8,
                           description="LeNet-like conv5(8)-pool-conv5(16)-pool-fc on the 5000-digit MNIST subset"),
+    # Chapter 5b: telling arcs from straight lines at every orientation needs curve detectors.
+    "arcs_deep": Recipe("deep", "lines_vs_arcs", {"n": 3000}, num_classes=2, image_size=32, max_shift=2, epochs=6,
+                        description="conv5(16)-pool-conv3(32)-pool-conv3(32)-pool-conv3(64)-GAP-fc: line (0) vs arc (1), 32x32"),
 }
 
 

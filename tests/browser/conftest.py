@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import featurebook
-import htmlbook
+from . import featurebook
+from . import htmlbook
 
 ROOT = htmlbook.ROOT
 

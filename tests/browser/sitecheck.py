@@ -100,7 +100,7 @@ class PageSize:
 
     page: str
     html_bytes: int
-    image_bytes: int  # image files the page shows (inline data: images are part of html_bytes)
+    image_bytes: int  # content image files (inline data: images are part of html_bytes; theme logos are not counted)
 
     @property
     def total(self) -> int:
@@ -113,7 +113,7 @@ def page_size(html_root: Path, page: Path) -> PageSize:
     for url in parse(page).images:
         if is_internal(url):
             target = (page.parent / unquote(urlsplit(url).path)).resolve()
-            if target.is_file():
+            if target.is_file() and "_static" not in target.relative_to(html_root.resolve()).parts:
                 images.add(target)
     return PageSize(str(page.relative_to(html_root)), page.stat().st_size, sum(p.stat().st_size for p in images))
 

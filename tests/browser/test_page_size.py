@@ -5,8 +5,8 @@ culprits. The table of sizes is printed and written to _build/screenshots/page-s
 """
 import pytest
 
-import sitecheck
-from htmlbook import ARTIFACTS
+from . import sitecheck
+from .htmlbook import ARTIFACTS
 
 LIMIT_BYTES = 5_000_000
 

@@ -19,8 +19,10 @@ than a long traceback; when the learner's own code crashed, the lines of *their*
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import numbers
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,13 @@ import numpy as np
 import torch
 
 _HERE = str(Path(__file__).resolve().parent)
+
+
+def __getattr__(name: str):
+    """``checks.ch02`` works after ``from course_utils import checks``: chapter modules load on first use."""
+    if re.fullmatch(r"ch\d\d\w*", name):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CheckFailed(AssertionError):

@@ -19,11 +19,11 @@ from .param import FourierImage, ImageParam, PixelImage, image
 from .transform import (center_crop, compose, jitter, pad, random_rotate, random_scale,
                         standard_transforms)
 from .objectives import Objective, channel, direction, diversity, neuron
-from .render import Rendering, render
+from .render import Rendering, objective_values, render
 
 __all__ = [
     "ImageParam", "PixelImage", "FourierImage", "image",
     "pad", "jitter", "random_scale", "random_rotate", "center_crop", "compose", "standard_transforms",
     "Objective", "channel", "neuron", "direction", "diversity",
-    "Rendering", "render",
+    "Rendering", "render", "objective_values",
 ]

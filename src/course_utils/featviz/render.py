@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..hooks import capture, check_eval_mode, get_layer
+from ..hooks import activations, check_eval_mode, get_layer
 from .objectives import Objective
 from .param import ImageParam, image as make_image
 from .transform import Transform, compose, standard_transforms
@@ -48,12 +48,6 @@ class Rendering:
         return f"Rendering({self.objective}: {len(self.images)} images, achieved {float(self.values.max()):.3g}{ref})"
 
 
-def _forward_for(model: nn.Module, objective: Objective, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    with capture(model, objective.layers) as acts:
-        model(images)
-        return dict(acts)
-
-
 @torch.no_grad()
 def objective_values(model: nn.Module, objective: Objective, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """The objective's value on each of ``images: N x C x H x W``, one at a time in batches: ``N``.
@@ -61,7 +55,7 @@ def objective_values(model: nn.Module, objective: Objective, images: torch.Tenso
     Meaningful for objectives without a ``batch=`` index and without ``diversity``.
     """
     check_eval_mode(model)
-    return torch.cat([objective(_forward_for(model, objective, images[i : i + batch_size]))
+    return torch.cat([objective(activations(model, images[i : i + batch_size], objective.layers))
                       for i in range(0, len(images), batch_size)])
 
 
@@ -104,7 +98,7 @@ def render(
     try:
         for _ in tqdm(range(steps), desc=f"render {objective.name}", disable=not progress, leave=False):
             images = transform(param(), generator)
-            value = objective(_forward_for(model, objective, images)).sum()
+            value = objective(activations(model, images, objective.layers)).sum()
             optimizer.zero_grad()
             (-value).backward()  # the optimizer minimizes, we want the maximum
             optimizer.step()
@@ -114,7 +108,7 @@ def render(
             p.requires_grad_(flag)
     with torch.no_grad():
         final = param().detach()
-        values = objective(_forward_for(model, objective, final))
+        values = objective(activations(model, final, objective.layers))
     dataset_max = None
     if reference_images is not None:
         dataset_max = float(objective_values(model, objective, reference_images).max())

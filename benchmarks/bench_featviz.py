@@ -1,0 +1,42 @@
+"""Feature visualization: seconds to render one unit (channel) on a CPU. Goal: <= 1 s.
+
+Uses ``course_utils.featviz.render`` with its defaults (Fourier image, standard transforms,
+default number of steps) on the zoo's ``mnist_small`` model, one render per channel of
+``conv2``, as chapter 5a does. While the featviz package does not exist yet, the figure is
+reported as not available.
+"""
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import time
+
+ROW = {"name": "feature visualization, one channel (render, CPU)", "goal": "<= 1", "unit": "s"}
+MODEL, LAYER, UNITS = "mnist_small", "conv2", 4
+
+
+def run() -> list[dict]:
+    if importlib.util.find_spec("course_utils.featviz") is None:
+        return [{**ROW, "value": None, "note": "not available: course_utils.featviz does not exist yet"}]
+    import inspect
+
+    import torch
+
+    from course_utils import featviz, zoo
+
+    torch.manual_seed(0)
+    model = zoo.pretrained(MODEL, seed=0, progress=False).eval()  # trained once, then cached
+    featviz.render(model, featviz.channel(LAYER, 0), progress=False)  # warm-up
+    seconds = []
+    for unit in range(UNITS):
+        start = time.perf_counter()
+        featviz.render(model, featviz.channel(LAYER, unit), progress=False)
+        seconds.append(time.perf_counter() - start)
+    steps = inspect.signature(featviz.render).parameters["steps"].default
+    return [{**ROW, "value": statistics.median(seconds),
+             "note": f"median of {UNITS} channels of {MODEL}.{LAYER}, {steps} steps each (render's default)"}]
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(result)

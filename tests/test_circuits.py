@@ -1,0 +1,153 @@
+"""The circuit toolkit (circuits, interventions, tuning) against torch's own ops and closed forms."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils import circuits, interventions as iv, tuning
+from course_utils.hooks import record
+from course_utils.models import build_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model("deep", 1, 2, 32).eval()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return torch.rand(12, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+def test_input_layer_follows_the_sequence(model):
+    assert circuits.input_layer(model, "conv3") == "pool2"
+    assert circuits.input_layer(model, "conv1") is None
+    with pytest.raises(KeyError, match="valid layer names"):
+        circuits.input_layer(model, "conv9")
+
+
+def test_weight_maps_are_the_raw_kernels_and_errors_name_the_layer(model):
+    assert torch.equal(circuits.weight_maps(model, "conv3", 5), model.conv3.weight[5].detach())
+    with pytest.raises(ValueError, match="expected a Conv2d"):
+        circuits.weight_maps(model, "pool2", 0)
+    with pytest.raises(ValueError, match=r"out_channel must be in \[0, 32\)"):
+        circuits.weight_maps(model, "conv3", 32)
+
+
+def test_linearized_model_swaps_only_nonlinear_layers(model):
+    linear = circuits.linearized_model(model)
+    assert isinstance(linear.relu2, nn.Identity) and isinstance(linear.pool2, nn.AvgPool2d)
+    assert isinstance(model.relu2, nn.ReLU) and isinstance(model.pool2, nn.MaxPool2d)  # original untouched
+    assert torch.equal(linear.conv2.weight, model.conv2.weight)
+
+
+def test_linearized_model_is_affine(model, images):
+    """f(a x + b y) = a f(x) + b f(y) - (a + b - 1) f(0): what makes expanded weights exact."""
+    linear = circuits.linearized_model(model)
+    x, y, zero = images[:1], images[1:2], torch.zeros_like(images[:1])
+    with torch.no_grad():
+        f = lambda t: circuits.run_between(linear, t, None, "conv3")
+        lhs = f(2.0 * x - 0.5 * y)
+        rhs = 2.0 * f(x) - 0.5 * f(y) - 0.5 * f(zero)
+    assert torch.allclose(lhs, rhs, atol=1e-4)
+
+
+def test_expanded_weights_of_adjacent_layers_equal_raw_weights(model):
+    for layer, source in [("conv3", "pool2"), ("conv2", "pool1"), ("conv1", None)]:
+        expanded = circuits.expanded_weights(model, source, layer, 7 if layer != "conv1" else 3)
+        raw = getattr(model, layer).weight[7 if layer != "conv1" else 3].detach()
+        assert torch.allclose(expanded, raw, atol=1e-6), layer
+
+
+def test_expanded_weights_predict_the_linearized_unit(model, images):
+    """Two layers apart: sum(expanded * input) + constant equals the linearized network's unit."""
+    linear = circuits.linearized_model(model)
+    full = circuits.expanded_weights(model, "pool1", "conv3", 4, position=(4, 4), crop=False)
+    with torch.no_grad():
+        inputs = record(model, images, "pool1")["pool1"]
+        unit = lambda t: circuits.run_between(linear, t, "pool1", "conv3")[:, 4, 4, 4]
+        predicted = (inputs * full).sum((1, 2, 3)) + unit(torch.zeros_like(inputs[:1]))
+        assert torch.allclose(predicted, unit(inputs), atol=1e-4)
+    cropped = circuits.expanded_weights(model, "pool1", "conv3", 4, position=(4, 4))
+    assert cropped.shape[-1] < full.shape[-1] and cropped.abs().sum() == pytest.approx(full.abs().sum().item(), rel=1e-6)
+
+
+def test_contributions_sum_to_the_conv_output(model, images):
+    maps = circuits.contributions(model, images, "conv3", 9)
+    conv_out = record(model, images, "conv3")["conv3"][:, 9]
+    assert maps.shape == (12, 32, 8, 8)
+    assert torch.allclose(maps.sum(1) + model.conv3.bias[9], conv_out, atol=1e-5)
+
+
+def test_attribution_against_the_mean_predicts_mean_ablation_exactly(model, images):
+    """One conv layer is linear in its input, so w * (a - mean) is the exact effect of mean-ablation."""
+    source = circuits.input_layer(model, "conv3")
+    means = iv.channel_means(model, images, source)
+    positions = circuits.unit_positions(model, images, "conv3", 2)
+    attr = circuits.attribution(model, images, "conv3", 2, baseline=means, positions=positions)
+    pre = lambda: record(model, images, "conv3")["conv3"][torch.arange(12), 2, positions[:, 0], positions[:, 1]]
+    before = pre()
+    with iv.mean_ablated(model, source, [3, 11], means):
+        after = pre()
+    assert torch.allclose(before - after, attr[:, [3, 11]].sum(1), atol=1e-5)
+    assert torch.allclose(pre(), before)  # the hook is gone after the block
+
+
+def test_fraction_removed_matches_a_manual_intervention(model, images):
+    source = "pool2"
+    channel = int(torch.stack([iv.unit_response(model, images, "conv3", c).sum() for c in range(32)]).argmax())  # one that fires
+    means = iv.channel_means(model, images, source)
+    positions = circuits.unit_positions(model, images, "conv3", channel)
+    acts = record(model, images, source)[source]
+    ablated = acts.clone()
+    ablated[:, [0, 5]] = means[[0, 5]].view(1, -1, 1, 1)
+    with torch.no_grad():
+        unit = lambda a: F.relu(circuits.run_between(model, a, source, "conv3"))[torch.arange(12), channel, positions[:, 0], positions[:, 1]]
+        expected = 1 - unit(ablated).sum() / unit(acts).sum()
+    got = iv.fraction_removed(model, images, "conv3", channel, [0, 5], means, positions)
+    assert got == pytest.approx(float(expected), abs=1e-5)
+    assert iv.fraction_removed(model, images, "conv3", channel, [], means, positions) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="reads the image itself"):
+        iv.fraction_removed(model, images, "conv1", 0, [0], means)
+
+
+def test_edited_copy_scales_only_the_chosen_weights(model):
+    edited = iv.edited_copy(model, "conv3", 4, [1, 7], factor=-1.0)
+    assert torch.equal(edited.conv3.weight[4, [1, 7]], -model.conv3.weight[4, [1, 7]])
+    mask = torch.ones_like(model.conv3.weight, dtype=torch.bool)
+    mask[4, [1, 7]] = False
+    assert torch.equal(edited.conv3.weight[mask], model.conv3.weight[mask])
+    assert edited is not model
+
+
+def test_ablation_test_reports_targeted_and_random(model, images):
+    result = iv.ablation_test(model, images, "conv3", 0, k=2, n_random=5)
+    assert len(result.random) == 5 and sorted(result.ranking.tolist()) == list(range(32))
+    with pytest.raises(ValueError, match=r"k must be in \[1, 32\)"):
+        iv.ablation_test(model, images, "conv3", 0, k=32)
+
+
+def test_curve_images_lines_are_symmetric_and_arcs_bend_one_way():
+    angles = torch.tensor([0.0, math.pi])
+    lines = tuning.curve_images(angles, float("inf"))
+    assert lines.shape == (2, 1, 32, 32) and 0 <= lines.min() and lines.max() <= 1
+    assert torch.allclose(lines[0], lines[1], atol=1e-5)  # a line turned by 180 degrees is itself
+    arcs = tuning.curve_images(angles, 8.0)
+    assert not torch.allclose(arcs[0], arcs[1], atol=1e-2)  # an arc is not
+    assert torch.allclose(arcs[0], arcs[1].flip(-1).flip(-2), atol=1e-4)  # but a point reflection of it
+    with pytest.raises(ValueError, match="radius must be positive"):
+        tuning.curve_images(angles, 0.0)
+
+
+def test_stimulus_responses_are_rectified_maxima(model, images):
+    responses = tuning.stimulus_responses(model, images, "conv2")
+    manual = F.relu(record(model, images, "conv2")["conv2"]).amax((2, 3))
+    assert torch.equal(responses, manual)
+
+
+def test_curve_index_range():
+    index = tuning.curve_index(torch.tensor([1.0, 0.0, 1.0, 0.0]), torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    assert torch.equal(index, torch.tensor([1.0, -1.0, 0.0, 0.0]))

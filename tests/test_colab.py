@@ -1,0 +1,269 @@
+"""A learner clicks "Open in Colab": the set-up cell installs the package and the chapter runs.
+
+Colab is reproduced as closely as this machine allows:
+
+- a virtual environment (no system site-packages) holding only what Colab preinstalls that the
+  book uses, at the versions of requirements.txt: torch, torchvision, numpy, matplotlib,
+  ipywidgets, scikit-learn, plus ipykernel to run a kernel. It is made once and kept in
+  ``~/.cache/course_utils/colab-venv-<hash of the pins>`` (or ``$COURSE_UTILS_COLAB_VENV``);
+  pip takes the wheels from its cache or local index, so torch is not downloaded again. Before
+  each run it is put back to exactly that state (whatever a previous run installed is removed);
+- the repository as it is now (working tree, uncommitted files included) committed to a
+  throw-away clone, at a branch named like ``colab.BOOK_REF``; git is told to fetch
+  ``colab.REPOSITORY_URL`` from that clone (``url.<clone>.insteadOf``), so the set-up cell runs
+  unchanged, its real ``%pip install "course-utils @ git+https://...@main"`` included;
+- ``google.colab`` is faked by an IPython start-up file, so the set-up cell believes it is on Colab;
+- each chapter is copied alone into an empty folder (no ``src/`` next to it) and executed with
+  nbclient in a kernel of that environment, after ``course-utils`` was uninstalled again, so each
+  chapter's set-up cell really installs it.
+
+Trained zoo models are shared with the book build (``$COURSE_UTILS_CACHE``): on Colab they train
+on first use, here that would only repeat the build's work.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+
+import course_utils
+from course_utils import colab, training
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+COLAB_PREINSTALLED = ["torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "scikit-learn", "ipykernel"]
+
+
+# --- the Colab-like environment ------------------------------------------------------------------
+
+def colab_pins() -> list[str]:
+    """``name==version`` for each Colab package, taken from requirements.txt."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        match = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s#;]+)", line)
+        if match:
+            pins[match[1].lower()] = match[2]
+    missing = [name for name in COLAB_PREINSTALLED if name not in pins]
+    assert not missing, f"requirements.txt pins no version for {missing}"
+    return [f"{name}=={pins[name]}" for name in COLAB_PREINSTALLED]
+
+
+def _pip(python: Path, *args: str, timeout: int = 1800) -> str:
+    result = subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"pip {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def _installed(python: Path) -> dict[str, str]:
+    """``{normalised name: version}`` of every distribution in the environment."""
+    listing = json.loads(_pip(python, "list", "--format=json", "--disable-pip-version-check"))
+    return {re.sub(r"[-_.]+", "-", d["name"].lower()): d["version"] for d in listing}
+
+
+def colab_venv() -> Path:
+    """The base environment (created on first use, then reused), back in its pristine state."""
+    pins = colab_pins()
+    digest = hashlib.sha256(json.dumps([pins, sys.version]).encode()).hexdigest()[:12]
+    default = Path.home() / ".cache" / "course_utils" / f"colab-venv-{digest}"
+    venv = Path(os.environ.get("COURSE_UTILS_COLAB_VENV", default))
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    python = venv / "bin" / "python"
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one creator at a time (pytest-xdist, parallel runs)
+        if not (venv / "baseline.json").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True, timeout=300)
+            _pip(python, "install", "--quiet", *pins)  # pip's cache / local index: no torch re-download
+            (venv / "baseline.json").write_text(json.dumps(_installed(python), indent=1))
+        baseline = json.loads((venv / "baseline.json").read_text())
+        extra = sorted(set(_installed(python)) - set(baseline))
+        if extra:
+            _pip(python, "uninstall", "--yes", "--quiet", *extra)
+    return venv
+
+
+def repository_clone(tmp: Path) -> tuple[Path, str]:
+    """A git repository holding the working tree as it is now, at a branch named ``colab.BOOK_REF``."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    clone = tmp / "repository"
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, clone / name)
+    git = ["git", "-C", str(clone), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    subprocess.run(["git", "init", "--quiet", str(clone)], check=True)
+    subprocess.run(git + ["add", "--all"], check=True)
+    subprocess.run(git + ["commit", "--quiet", "--no-verify", "-m", "working tree for the Colab test"], check=True)
+    ref = colab.BOOK_REF
+    if re.fullmatch(r"[0-9a-f]{7,40}", ref):
+        pytest.skip(f"BOOK_REF is the commit {ref}: the working tree cannot be installed under that name")
+    subprocess.run(git + ["branch", "--force", ref], check=True)
+    return clone, ref
+
+
+def colab_kernel(tmp: Path, venv: Path, clone: Path, monkeypatch) -> str:
+    """Register a kernel of ``venv`` that looks like Colab; return its name."""
+    ipython = tmp / "ipython" / "profile_default" / "startup"
+    ipython.mkdir(parents=True)
+    (ipython / "00-fake-colab.py").write_text(
+        "import sys, types\n"
+        "# What the set-up cell looks for: on Colab this module is always imported.\n"
+        "sys.modules.setdefault('google', types.ModuleType('google'))\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')\n")
+    gitconfig = tmp / "gitconfig"
+    gitconfig.write_text(f'[url "file://{clone}"]\n\tinsteadOf = {colab.REPOSITORY_URL}\n'
+                         "[protocol \"file\"]\n\tallow = always\n")
+    env = {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+        "PYTHONPATH": "",
+        "IPYTHONDIR": str(tmp / "ipython"),
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "COURSE_UTILS_CACHE": os.environ.get("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache")),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    spec = tmp / "jupyter" / "kernels" / "colab-like"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(venv / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Colab-like", "language": "python", "env": env}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp / "jupyter"))
+    return "colab-like"
+
+
+def execute(path: Path, kernel: str, folder: Path, timeout: int = 300) -> nbformat.NotebookNode:
+    """Copy ``path`` alone into ``folder`` and execute it there."""
+    folder.mkdir(parents=True)
+    nb = nbformat.read(path, as_version=4)
+    nbformat.write(nb, folder / path.name)
+    NotebookClient(nb, kernel_name=kernel, timeout=timeout, resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+@pytest.mark.slow
+def test_each_chapter_runs_from_a_colab_like_start(tmp_path, monkeypatch):
+    started = time.perf_counter()
+    venv = colab_venv()
+    python = venv / "bin" / "python"
+    before = _installed(python)
+    clone, ref = repository_clone(tmp_path)
+    kernel = colab_kernel(tmp_path, venv, clone, monkeypatch)
+    assert colab.install_url() == f"course-utils @ git+{colab.REPOSITORY_URL}@{ref}"
+
+    # A probe: the kernel is the clean environment, thinks it is on Colab, and the set-up cell installs.
+    probe = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import sys, importlib.util\n"
+                                  "print(sys.prefix, 'google.colab' in sys.modules, importlib.util.find_spec('course_utils') is None)"),
+        nbformat.v4.new_code_cell(colab.setup_cell_source()),
+        nbformat.v4.new_code_cell("import course_utils, torch\nprint(course_utils.__file__, torch.__version__)"),
+    ])
+    nbformat.write(probe, tmp_path / "probe.ipynb")
+    ran = execute(tmp_path / "probe.ipynb", kernel, tmp_path / "probe")
+    assert ran.cells[0].outputs[0]["text"].split() == [str(venv), "True", "True"]
+    where, torch_version = ran.cells[2].outputs[-1]["text"].split()
+    assert where.startswith(str(venv)) and "/src/" not in where  # installed from git, not this checkout
+    after = _installed(python)
+    assert after["course-utils"] == course_utils.__version__
+    for name in COLAB_PREINSTALLED:  # "keeps Colab's torch": nothing preinstalled was replaced
+        assert after[name] == before[name], f"installing the package changed {name}: {before[name]} -> {after[name]}"
+    assert torch_version == before["torch"]
+
+    timings = {}
+    for path in CHAPTERS:
+        _pip(python, "uninstall", "--yes", "--quiet", "course-utils")  # each chapter installs it itself
+        start = time.perf_counter()
+        nb = execute(path, kernel, tmp_path / path.stem)
+        timings[path.stem] = round(time.perf_counter() - start, 1)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o["output_type"] == "error"]
+        assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
+        assert "course-utils" in _installed(python), f"{path.name}: its set-up cell did not install the package"
+    print(f"\nColab-like run: {timings} (total {time.perf_counter() - started:.0f} s)")
+
+
+# --- the GPU path, without a GPU -----------------------------------------------------------------
+
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training.pick_device() == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert training.pick_device() == torch.device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert training.pick_device() == torch.device("cpu")
+    assert training.pick_device("cpu") == torch.device("cpu")
+
+
+def _tiny_data(n: int = 16):
+    from course_utils.datasets import ImageDataset
+
+    g = torch.Generator().manual_seed(0)
+    return ImageDataset(torch.rand(n, 1, 12, 12, generator=g), torch.randint(0, 2, (n,), generator=g), ["a", "b"])
+
+
+def _tiny_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                               torch.nn.Flatten(), torch.nn.Linear(4, 2))
+
+
+def test_fit_turns_on_amp_and_channels_last_when_it_lands_on_cuda(monkeypatch):
+    """No GPU here: the CUDA copies are recorded instead of done, the rest of fit runs for real."""
+    autocasts, model_moves, tensor_moves = [], [], []
+    real_autocast, real_tensor_to, real_module_to = torch.autocast, torch.Tensor.to, torch.nn.Module.to
+
+    def autocast(device_type, *args, enabled=True, **kwargs):
+        autocasts.append((device_type, enabled))
+        return real_autocast("cpu", enabled=False)
+
+    def tensor_to(self, *args, **kwargs):
+        if args and str(args[0]) == "cuda":
+            tensor_moves.append(kwargs.get("non_blocking", False))
+            return self
+        return real_tensor_to(self, *args, **kwargs)
+
+    def module_to(self, *args, **kwargs):
+        if args and str(args[0]) == "cuda":
+            model_moves.append(kwargs.get("memory_format"))
+            return real_module_to(self, memory_format=kwargs.get("memory_format", torch.preserve_format))
+        return real_module_to(self, *args, **kwargs)
+
+    # pick_device's own choice is tested above; here it answers "cuda" as on a GPU machine.
+    monkeypatch.setattr(training, "pick_device", lambda prefer=None: torch.device(prefer or "cuda"))
+    monkeypatch.setattr(torch, "autocast", autocast)
+    monkeypatch.setattr(torch.Tensor, "to", tensor_to)
+    monkeypatch.setattr(torch.nn.Module, "to", module_to)
+    monkeypatch.setattr(training, "make_loader", lambda data, batch_size, shuffle, seed, pin_memory: (
+        tensor_moves.append(("pin_memory", pin_memory)) or torch.utils.data.DataLoader(data, batch_size=batch_size)))
+    history = training.fit(_tiny_model(), _tiny_data(), epochs=1, batch_size=8, progress=False)
+    assert history.device == "cuda"
+    assert autocasts == [("cuda", True)] * 2  # mixed precision on every step
+    assert model_moves == [torch.channels_last]
+    assert tensor_moves[0] == ("pin_memory", True) and all(m is True for m in tensor_moves[1:])  # async copies
+
+
+def test_fit_on_cpu_keeps_full_precision_and_the_default_layout(monkeypatch):
+    autocasts = []
+    real_autocast = torch.autocast
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(torch, "autocast", lambda device_type, *a, enabled=True, **k: autocasts.append((device_type, enabled)) or real_autocast(device_type, *a, enabled=enabled, **k))
+    model = _tiny_model()
+    history = training.fit(model, _tiny_data(), epochs=1, batch_size=8, progress=False)
+    assert history.device == "cpu" and autocasts == [("cpu", False)] * 2
+    assert model[0].weight.is_contiguous()  # not channels-last
