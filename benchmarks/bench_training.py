@@ -35,7 +35,7 @@ def _model(seed: int = SEED) -> ConvNet:
 def hand_loop(model: nn.Module, data, epochs: int = EPOCHS) -> None:
     """The loop from any tutorial: forward, loss, zero_grad, backward, step."""
     loader = make_loader(data, BATCH, shuffle=True, seed=SEED)  # the order fit uses
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.0)  # fit's default
     model.train()
     for _ in range(epochs):
         for images, labels in loader:

@@ -245,3 +245,15 @@ def test_book_mode_writes_config_toc_and_every_toc_folder(tmp_path, capsys):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_config.yml", "_toc.yml", "book"]
     assert sorted(p.name for p in (tmp_path / "out" / "book").iterdir()) == ["09_test.ipynb", "intro.md"]
+
+
+def test_nbgrader_source_keeps_solutions_and_marks_cells_for_nbgrader():
+    nb = assign.nbgrader_notebook(sample_chapter())
+    marked = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+    assert sorted(marked) == ["ex-count", "ex-count-check", "ex-double", "ex-double-check"]
+    assert marked["ex-double"].source == SOLUTION_1 and marked["ex-double"].metadata["nbgrader"]["solution"] is True
+    check = marked["ex-double-check"].metadata["nbgrader"]
+    assert check["grade"] is True and check["locked"] is True and check["points"] == 1 and check["solution"] is False
+    text = "\n".join(c.source for c in nb.cells)
+    assert "solution-start" not in text and "secret prose answer" not in text  # laid out as the student edition
+    nbformat.validate(nb)

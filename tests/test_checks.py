@@ -181,3 +181,17 @@ def test_ipython_shows_the_short_message_not_a_traceback(capsys):
     assert isinstance(result.error_in_exec, NotImplementedYet)
     shown = capsys.readouterr().out
     assert "f is not implemented yet. Hint: h." in shown and "Traceback" not in shown
+
+
+def test_chapter_check_modules_load_on_first_use():
+    import subprocess
+    import sys
+
+    code = ("from course_utils import checks\n"
+            "import sys\n"
+            "assert 'course_utils.checks.ch02' not in sys.modules\n"
+            "print(checks.ch02.__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "course_utils.checks.ch02", result.stderr
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        checks.nothing  # noqa: B018

@@ -245,6 +245,9 @@ def test_fit_turns_on_amp_and_channels_last_when_it_lands_on_cuda(monkeypatch):
 
     # pick_device's own choice is tested above; here it answers "cuda" as on a GPU machine.
     monkeypatch.setattr(training, "pick_device", lambda prefer=None: torch.device(prefer or "cuda"))
+    scalers = []
+    real_scaler = torch.amp.GradScaler
+    monkeypatch.setattr(torch.amp, "GradScaler", lambda device, enabled=True: scalers.append((device, enabled)) or real_scaler("cpu", enabled=False))
     monkeypatch.setattr(torch, "autocast", autocast)
     monkeypatch.setattr(torch.Tensor, "to", tensor_to)
     monkeypatch.setattr(torch.nn.Module, "to", module_to)
@@ -253,6 +256,7 @@ def test_fit_turns_on_amp_and_channels_last_when_it_lands_on_cuda(monkeypatch):
     history = training.fit(_tiny_model(), _tiny_data(), epochs=1, batch_size=8, progress=False)
     assert history.device == "cuda"
     assert autocasts == [("cuda", True)] * 2  # mixed precision on every step
+    assert scalers == [("cuda", True)]  # with loss scaling, so float16 gradients do not underflow
     assert model_moves == [torch.channels_last]
     assert tensor_moves[0] == ("pin_memory", True) and all(m is True for m in tensor_moves[1:])  # async copies
 

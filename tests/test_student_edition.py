@@ -6,6 +6,7 @@ student notebook executes to the end with nbclient / jupyter-book, each unsolved
 """
 import html
 import json
+import os
 import re
 import subprocess
 import sys
@@ -143,6 +144,47 @@ def test_nbgrader_clears_the_same_regions_on_a_test_chapter():
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_nbgrader_clears_the_same_regions_on_each_chapter(path):
     _compare_with_nbgrader(nbformat.read(path, as_version=4), path.name)
+
+
+def test_nbgrader_generate_assignment_gives_the_student_cells(tmp_path):
+    """The whole nbgrader pipeline on `assign --nbgrader` output: its release equals our student edition."""
+    _nbgrader_clear(sample_chapter())  # skips when nbgrader is absent
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    course = tmp_path / "course"
+    (course / "source" / "ps1").mkdir(parents=True)
+    source = sample_chapter()
+    nbformat.write(assign.nbgrader_notebook(source), course / "source" / "ps1" / "09_test.ipynb")
+    env = {**os.environ, "PATH": f"{nbgrader.parent}{os.pathsep}{os.environ['PATH']}"}  # nbgrader runs alembic
+    result = subprocess.run([str(nbgrader), "generate_assignment", "ps1", "--force", f"--CourseDirectory.root={course}"],
+                            cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    release = nbformat.read(course / "release" / "ps1" / "09_test.ipynb", as_version=4)
+    ours = assign.student_notebook(source, stub=lambda hint: ["# YOUR CODE HERE", "raise NotImplementedError()"])
+    assert [c.source for c in release.cells] == [c.source for c in ours.cells]
+
+
+# --- grading with the checks ---------------------------------------------------------------------
+
+def test_grading_submissions_with_the_checks(tmp_path, capsys):
+    from course_utils import grade
+
+    student = assign.student_notebook(sample_chapter())
+    nbformat.write(student, tmp_path / "untouched.ipynb")
+    for cell in student.cells:
+        cell.source = cell.source.replace("raise NotImplementedError('Hint: multiply by a number; \"quotes\" and \\'quotes\\' must survive.')", "return x * 3")
+        if cell.source.startswith("def count_positive"):
+            cell.source = cell.source.replace("        raise NotImplementedError('Replace this line with your solution.')", "        total += int((row > 0).sum())")
+            cell.source = cell.source.replace("    raise NotImplementedError('Replace this line with your solution.')", "    return x.clamp(0, 1)")
+    nbformat.write(student, tmp_path / "worked.ipynb")
+    assert "x * 3" in (tmp_path / "worked.ipynb").read_text()
+    assert grade.main([str(tmp_path / "untouched.ipynb"), str(tmp_path / "worked.ipynb"), "--csv", str(tmp_path / "marks.csv")]) == 0
+    rows = (tmp_path / "marks.csv").read_text().splitlines()
+    assert rows[0] == "notebook,exercise,status,message"
+    assert [r.split(",")[:3] for r in rows[1:]] == [
+        ["untouched.ipynb", "ex-double", "not attempted"], ["untouched.ipynb", "ex-count", "not attempted"],
+        ["worked.ipynb", "ex-double", "failed"], ["worked.ipynb", "ex-count", "passed"]]
+    assert "CheckFailed: double is wrong on input: a ramp" in rows[3]
+    assert "worked.ipynb: 1 of 2 exercises passed" in capsys.readouterr().out
 
 
 # --- the student notebook runs top to bottom -----------------------------------------------------

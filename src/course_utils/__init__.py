@@ -11,5 +11,8 @@ from .models import ConvNet, build_model, count_parameters
 from .training import evaluate, fit, pick_device, seed_everything
 from .similarity import cka_matrix, linear_cka, match_units
 from .zoo import pretrained, zoo_data
+from . import dataset_examples, featviz, filters, hooks, probes, receptive_field
+from .hooks import capture, record
+from .receptive_field import receptive_fields
 
 __version__ = "0.1.0"

@@ -4,6 +4,7 @@ Usage::
 
     python -m course_utils.assign SOURCE_DIR OUT_DIR       # every *.ipynb in SOURCE_DIR
     python -m course_utils.assign --book ROOT OUT_ROOT     # a whole Jupyter Book (make student)
+    python -m course_utils.assign --nbgrader SOURCE_DIR OUT_DIR   # nbgrader's source/ notebooks
 
 What a student notebook is (the exercise format is in CONTRIBUTING.md):
 
@@ -12,7 +13,8 @@ What a student notebook is (the exercise format is in CONTRIBUTING.md):
   does). The hint is the text of the ``# HINT: ...`` lines inside the solution, if any;
 - everything else inside a gated solution (``{solution-start}`` ... ``{solution-end}``: the
   wrapper cells, prose, demonstration code) and every ``{solution}`` block in markdown is removed;
-- check cells (code calling ``check_...(``) are kept and tagged ``raises-exception``: run top to
+- check cells (the code cell calling ``check_...(`` after an exercise's solution, and any cell
+  calling ``checks....check_...(``) are kept and tagged ``raises-exception``: run top to
   bottom by nbclient or jupyter-book, the notebook goes through to the end, each unsolved check
   showing "... is not implemented yet. Hint: ...". In Jupyter or Colab, "Run all" stops at the
   first unsolved check with that message, by design: the learner is at the next exercise;
@@ -156,7 +158,7 @@ def exercises(nb: NotebookNode, name: str = "notebook") -> list[Exercise]:
             label = _label(cell.source) or f"exercise-{len(found) + 1}"
             by_label[label] = Exercise(label, statement=index)
             found.append(by_label[label])
-            waiting_for_check = None
+            waiting_for_check = by_label[label]  # editions without the solution wrapper
         if "solution-start" in names:
             if open_solution is not None:
                 raise MarkerError(f"{where}: a solution starts before the solution of {open_solution.label!r} ended")
@@ -172,10 +174,12 @@ def exercises(nb: NotebookNode, name: str = "notebook") -> list[Exercise]:
                 raise MarkerError(f"{where}: '{{solution-end}}' without a '{{solution-start}}' before it")
             open_solution.solution_end, waiting_for_check, open_solution = index, open_solution, None
             continue
+        # Any marker word counts, so a broken marker is processed (and refused), never dropped.
+        has_markers = cell.cell_type == "code" and ("BEGIN SOLUTION" in cell.source or "END SOLUTION" in cell.source)
         if open_solution is not None:
-            # Any marker word counts, so a broken marker is processed (and refused), never dropped.
-            has_markers = cell.cell_type == "code" and ("BEGIN SOLUTION" in cell.source or "END SOLUTION" in cell.source)
             (open_solution.solution_cells if has_markers else open_solution.other_solution_cells).append(index)
+        elif waiting_for_check is not None and has_markers:
+            waiting_for_check.solution_cells.append(index)
         elif waiting_for_check is not None and cell.cell_type == "code" and CHECK_CALL.search(cell.source):
             waiting_for_check.check, waiting_for_check = index, None
     if open_solution is not None:
@@ -198,7 +202,7 @@ def _remove_solution_blocks(source: str, where: str) -> str:
         else:
             out.append(lines[index])
             index += 1
-    return "\n".join(out)
+    return "\n".join(out).rstrip() if len(out) < len(lines) else source
 
 
 def _add_tag(cell: NotebookNode, tag: str) -> None:
@@ -207,8 +211,11 @@ def _add_tag(cell: NotebookNode, tag: str) -> None:
         tags.append(tag)
 
 
-def student_notebook(nb: NotebookNode, name: str = "notebook", stub: Stub = default_stub) -> NotebookNode:
-    """The student version of ``nb`` (a new notebook; ``nb`` is left as it was)."""
+def student_notebook(nb: NotebookNode, name: str = "notebook", stub: Stub = default_stub, clear: bool = True) -> NotebookNode:
+    """The student version of ``nb`` (a new notebook; ``nb`` is left as it was).
+
+    ``clear=False`` keeps the code between the markers (the layout nbgrader's source wants).
+    """
     nb = copy.deepcopy(nb)
     drop: set[int] = set()
     checks: set[int] = set()
@@ -222,7 +229,8 @@ def student_notebook(nb: NotebookNode, name: str = "notebook", stub: Stub = defa
             continue
         where = _where(name, index, cell)
         if cell.cell_type == "code":
-            cell.source, indents = clear_solutions(cell.source, where, stub)
+            cleared, indents = clear_solutions(cell.source, where, stub)  # also validates the markers
+            cell.source = cleared if clear else cell.source
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
             # A top-level placeholder raises when the cell runs; a check raises until solved.
@@ -239,10 +247,30 @@ def student_notebook(nb: NotebookNode, name: str = "notebook", stub: Stub = defa
     return nb
 
 
+def nbgrader_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
+    """``nb`` laid out like the student edition but with its solutions, and nbgrader's cell metadata.
+
+    Solution cells become "Autograded answer" cells and check cells locked "Autograder tests"
+    worth one point, so ``nbgrader generate_assignment`` and ``nbgrader autograde`` work as is.
+    """
+    out = student_notebook(nb, name, clear=False)
+    for exercise in exercises(out, name):
+        grade_id = re.sub(r"[^\w-]", "-", exercise.label)
+        for number, index in enumerate(exercise.solution_cells):
+            out.cells[index].metadata["nbgrader"] = {
+                "grade": False, "grade_id": f"{grade_id}-{number + 1}" if number else grade_id,
+                "locked": False, "schema_version": 3, "solution": True, "task": False}
+        if exercise.check is not None:
+            out.cells[exercise.check].metadata["nbgrader"] = {
+                "grade": True, "grade_id": f"{grade_id}-check", "locked": True, "points": 1,
+                "schema_version": 3, "solution": False, "task": False}
+    return out
+
+
 # --- folders and whole books ---------------------------------------------------------------------
 
-def assign_dir(source: Path, out: Path) -> list[Path]:
-    """Write the student version of every notebook in ``source`` to ``out``; copy its other files.
+def assign_dir(source: Path, out: Path, edition: Callable[[NotebookNode, str], NotebookNode] = student_notebook) -> list[Path]:
+    """Write the ``edition`` (student by default) of every notebook in ``source`` to ``out``; copy its other files.
 
     Every notebook is processed before anything is written, so a refusal writes nothing.
     """
@@ -253,7 +281,7 @@ def assign_dir(source: Path, out: Path) -> list[Path]:
         raise MarkerError(f"OUT_DIR must differ from SOURCE_DIR ({source}): the source is never modified")
     students = {}
     for path in sorted(source.glob("*.ipynb")):
-        students[path.name] = student_notebook(nbformat.read(path, as_version=4), str(path))
+        students[path.name] = edition(nbformat.read(path, as_version=4), str(path))
     out.mkdir(parents=True, exist_ok=True)
     for item in sorted(source.iterdir()):
         if item.name.startswith(".") or item.name == "__pycache__" or item.suffix == ".ipynb" or item.resolve() == out.resolve():
@@ -305,9 +333,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="where the student edition goes")
     parser.add_argument("--book", action="store_true", help="SOURCE is a Jupyter Book root: also write _config.yml and _toc.yml")
     parser.add_argument("--branch", help="with --book: keep the launch buttons, pointing at this branch of student notebooks")
+    parser.add_argument("--nbgrader", action="store_true",
+                        help="write nbgrader's source notebooks instead: solutions kept, cells marked for nbgrader")
     args = parser.parse_args(argv)
+    if args.book and args.nbgrader:
+        parser.error("--nbgrader works on a folder of notebooks, not with --book")
     try:
-        written = assign_book(args.source, args.out, args.branch) if args.book else assign_dir(args.source, args.out)
+        if args.book:
+            written = assign_book(args.source, args.out, args.branch)
+        else:
+            written = assign_dir(args.source, args.out, nbgrader_notebook if args.nbgrader else student_notebook)
     except MarkerError as err:
         print(f"course_utils.assign: refused: {err}", file=sys.stderr)
         return 1

@@ -79,7 +79,9 @@ def plot_weight_maps(weights: torch.Tensor, titles: Sequence[str] | None = None,
         raise ValueError(f"weights must be n x k x k, got shape {tuple(weights.shape)}")
     n, rows = len(weights), 1 if above is None else 2
     limit = float(weights.abs().max()) or 1.0
-    fig, axes = plt.subplots(rows, n, figsize=(size * n + 0.6, size * rows + 0.4), squeeze=False)
+    height = size * rows + 0.4 + (0.3 if suptitle else 0.0)
+    # A constrained layout keeps the colour bar and the title clear of the maps.
+    fig, axes = plt.subplots(rows, n, figsize=(size * n + 0.8, height), squeeze=False, layout="constrained")
     for i in range(n):
         if above is not None:
             picture = above[i].detach().float().cpu()
@@ -90,7 +92,7 @@ def plot_weight_maps(weights: torch.Tensor, titles: Sequence[str] | None = None,
         ax.set_xticks([]), ax.set_yticks([])
         if titles is not None:
             (axes[0, i]).set_title(str(titles[i]), fontsize=8)
-    fig.colorbar(image, ax=axes[-1, :].tolist(), fraction=0.02, pad=0.02, label="weight")
+    fig.colorbar(image, ax=axes[-1, :].tolist(), shrink=0.9, aspect=10, label="weight")
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     return fig

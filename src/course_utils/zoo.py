@@ -42,7 +42,7 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "mnist_small": Recipe("small", "mnist_subset", {"split": "all"}, max_shift=2, epochs=8,
+    "mnist_small": Recipe("small", "mnist_subset", {"split": "all"}, max_shift=2, epochs=8, lr=5e-3,
                           description="conv5(16)-pool-conv3(32)-pool-conv3(64)-GAP-fc on the 5000-digit MNIST subset"),
     "mnist_lenet": Recipe("lenet", "mnist_subset", {"split": "all"}, max_shift=2, epochs=8,
                           description="LeNet-like conv5(8)-pool-conv5(16)-pool-fc on the 5000-digit MNIST subset"),
