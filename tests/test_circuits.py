@@ -151,3 +151,36 @@ def test_stimulus_responses_are_rectified_maxima(model, images):
 def test_curve_index_range():
     index = tuning.curve_index(torch.tensor([1.0, 0.0, 1.0, 0.0]), torch.tensor([0.0, 1.0, 1.0, 0.0]))
     assert torch.equal(index, torch.tensor([1.0, -1.0, 0.0, 0.0]))
+
+
+def _contributions_by_loops(weight, acts, y, x):
+    k = weight.shape[-1]
+    out = torch.zeros(len(weight))
+    for i in range(len(weight)):
+        for u in range(k):
+            for v in range(k):
+                yy, xx = y + u - k // 2, x + v - k // 2
+                if 0 <= yy < acts.shape[1] and 0 <= xx < acts.shape[2]:
+                    out[i] += weight[i, u, v] * acts[i, yy, xx]
+    return out
+
+
+def _mean_ablate(acts, channels, means):
+    index = torch.as_tensor(channels, dtype=torch.long).reshape(-1)  # vectorized, unlike the reference
+    out = acts.clone()
+    out[:, index] = means[index].view(1, -1, 1, 1)
+    return out
+
+
+@pytest.mark.parametrize("check,right,wrong", [
+    ("check_channel_contributions", _contributions_by_loops,
+     lambda weight, acts, y, x: (weight * acts[:, y : y + weight.shape[-1], x : x + weight.shape[-1]]).sum((1, 2))),  # forgets the padding
+    ("check_mean_ablate", _mean_ablate, lambda acts, channels, means: acts * 0 + means.view(1, -1, 1, 1)),  # ablates everything
+    ("check_tuning_width", lambda curve, step_degrees: float(tuning.tuning_width(curve, step_degrees)),
+     lambda curve, step_degrees: float((curve > curve.max() / 2).sum()) * step_degrees),  # strict > and no dead-unit case
+])
+def test_chapter_5b_checks_accept_a_right_answer_and_reject_a_wrong_one(check, right, wrong):
+    from course_utils.checks import CheckFailed, ch05b
+    getattr(ch05b, check)(right)
+    with pytest.raises(CheckFailed):
+        getattr(ch05b, check)(wrong)

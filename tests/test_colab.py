@@ -14,8 +14,10 @@ Colab is reproduced as closely as this machine allows:
   unchanged, its real ``%pip install "course-utils @ git+https://...@main"`` included;
 - ``google.colab`` is faked by an IPython start-up file, so the set-up cell believes it is on Colab;
 - each chapter is copied alone into an empty folder (no ``src/`` next to it) and executed with
-  nbclient in a kernel of that environment, after ``course-utils`` was uninstalled again, so each
-  chapter's set-up cell really installs it.
+  nbclient in a kernel of that environment. The first chapter's set-up cell installs the package
+  (checked: from the git URL, at this working tree's commit, leaving torch and the rest of Colab's
+  packages as they were); the later chapters' identical cells must find it and install nothing
+  (idempotence). Installing once keeps the test to a few minutes.
 
 Trained zoo models are shared with the book build (``$COURSE_UTILS_CACHE``): on Colab they train
 on first use, here that would only repeat the build's work.
@@ -156,44 +158,61 @@ def execute(path: Path, kernel: str, folder: Path, timeout: int = 300) -> nbform
     return nb
 
 
+def _probe(kernel: str, folder: Path, code: str) -> str:
+    """Run one cell in a Colab-like kernel; return what it printed."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbformat.write(nb, folder.with_suffix(".ipynb"))
+    return execute(folder.with_suffix(".ipynb"), kernel, folder).cells[0].outputs[0]["text"]
+
+
+def _dist_info(venv: Path) -> Path | None:
+    found = sorted(venv.glob("lib/python*/site-packages/course_utils-*.dist-info"))
+    return found[0] if found else None
+
+
 @pytest.mark.slow
 def test_each_chapter_runs_from_a_colab_like_start(tmp_path, monkeypatch):
+    """The first chapter's set-up cell installs the package; the others find it and do nothing."""
     started = time.perf_counter()
     venv = colab_venv()
     python = venv / "bin" / "python"
     before = _installed(python)
     clone, ref = repository_clone(tmp_path)
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     kernel = colab_kernel(tmp_path, venv, clone, monkeypatch)
     assert colab.install_url() == f"course-utils @ git+{colab.REPOSITORY_URL}@{ref}"
+    assert "course-utils" not in before
 
-    # A probe: the kernel is the clean environment, thinks it is on Colab, and the set-up cell installs.
-    probe = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import sys, importlib.util\n"
-                                  "print(sys.prefix, 'google.colab' in sys.modules, importlib.util.find_spec('course_utils') is None)"),
-        nbformat.v4.new_code_cell(colab.setup_cell_source()),
-        nbformat.v4.new_code_cell("import course_utils, torch\nprint(course_utils.__file__, torch.__version__)"),
-    ])
-    nbformat.write(probe, tmp_path / "probe.ipynb")
-    ran = execute(tmp_path / "probe.ipynb", kernel, tmp_path / "probe")
-    assert ran.cells[0].outputs[0]["text"].split() == [str(venv), "True", "True"]
-    where, torch_version = ran.cells[2].outputs[-1]["text"].split()
-    assert where.startswith(str(venv)) and "/src/" not in where  # installed from git, not this checkout
-    after = _installed(python)
-    assert after["course-utils"] == course_utils.__version__
-    for name in COLAB_PREINSTALLED:  # "keeps Colab's torch": nothing preinstalled was replaced
-        assert after[name] == before[name], f"installing the package changed {name}: {before[name]} -> {after[name]}"
-    assert torch_version == before["torch"]
+    # The kernel is the clean environment and believes it is on Colab.
+    seen = _probe(kernel, tmp_path / "probe-before", "import sys, importlib.util\n"
+                  "print(sys.prefix, 'google.colab' in sys.modules, importlib.util.find_spec('course_utils') is None)")
+    assert seen.split() == [str(venv), "True", "True"]
 
-    timings = {}
-    for path in CHAPTERS:
-        _pip(python, "uninstall", "--yes", "--quiet", "course-utils")  # each chapter installs it itself
+    timings, installed_at = {}, None
+    for number, path in enumerate(CHAPTERS):
         start = time.perf_counter()
         nb = execute(path, kernel, tmp_path / path.stem)
         timings[path.stem] = round(time.perf_counter() - start, 1)
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o["output_type"] == "error"]
         assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
-        assert "course-utils" in _installed(python), f"{path.name}: its set-up cell did not install the package"
-    print(f"\nColab-like run: {timings} (total {time.perf_counter() - started:.0f} s)")
+        dist = _dist_info(venv)
+        assert dist is not None, f"{path.name}: its set-up cell did not install the package"
+        if number == 0:
+            origin = json.loads((dist / "direct_url.json").read_text())
+            assert origin["url"] == colab.REPOSITORY_URL and origin["vcs_info"]["requested_revision"] == ref
+            assert origin["vcs_info"]["commit_id"] == head  # this working tree, through the git URL
+            after = _installed(python)
+            assert after["course-utils"] == course_utils.__version__
+            for name in COLAB_PREINSTALLED:  # "keeps Colab's torch": nothing preinstalled was replaced
+                assert after[name] == before[name], f"installing the package changed {name}: {before[name]} -> {after[name]}"
+            installed_at = dist.stat().st_mtime_ns
+        else:  # idempotent: the set-up cell saw the package and installed nothing
+            assert dist.stat().st_mtime_ns == installed_at, f"{path.name}: the set-up cell reinstalled the package"
+
+    where, version = _probe(kernel, tmp_path / "probe-after", "import course_utils, torch\n"
+                            "print(course_utils.__file__, torch.__version__)").split()
+    assert where.startswith(str(venv)) and version.split("+")[0] == before["torch"]
+    print(f"\nColab-like run, seconds per chapter: {timings} (total {time.perf_counter() - started:.0f} s)")
 
 
 # --- the GPU path, without a GPU -----------------------------------------------------------------

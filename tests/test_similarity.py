@@ -144,3 +144,28 @@ def test_match_filters_finds_copied_filters():
     assert match.mean_assigned == pytest.approx(1.0)
     with pytest.raises(ValueError, match="C_out x C_in x k x k"):
         sim.match_filters(W, torch.randn(6, 1, 3, 3))
+
+
+def test_diagonal_dominance():
+    assert sim.diagonal_dominance(torch.eye(4) + 0.1) == 1.0
+    shuffled = torch.eye(4)[[1, 0, 2, 3]]  # layers 0 and 1 swapped: 2 of 4 rows, 2 of 4 columns
+    assert sim.diagonal_dominance(shuffled) == 0.5
+    with pytest.raises(ValueError, match="square"):
+        sim.diagonal_dominance(torch.zeros(2, 3))
+
+
+def _one_to_one(corr):
+    rows, cols = linear_sum_assignment(corr.numpy(), maximize=True)
+    return float(corr[rows, cols].mean())
+
+
+@pytest.mark.parametrize("check,right,wrong", [
+    ("check_linear_cka", lambda X, Y: sim.linear_cka(X, Y), lambda X, Y: sim.linear_cka(X, Y) ** 0.5),
+    ("check_unit_correlations", lambda A, B: sim.unit_correlations(A, B), lambda A, B: (A.T @ B) / len(A)),
+    ("check_one_to_one", _one_to_one, lambda corr: float(corr.max(1).values.mean())),  # best match is not one-to-one
+])
+def test_chapter_5c_checks_accept_the_package_and_reject_a_wrong_answer(check, right, wrong):
+    from course_utils.checks import CheckFailed, ch05c
+    getattr(ch05c, check)(right)
+    with pytest.raises(CheckFailed):
+        getattr(ch05c, check)(wrong)

@@ -91,8 +91,8 @@ def conv2d_loops(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
 def sliding_windows(x: torch.Tensor, kernel_size: tuple[int, int], stride=(1, 1), dilation=(1, 1)) -> torch.Tensor:
     """Every k_h x k_w window of ``x: N x C x H x W`` as a view ``N x C x H_out x W_out x k_h x k_w``.
 
-    No copy is made: the view reuses x's memory with adjusted strides, which is why the
-    vectorized convolution below is fast.
+    No copy is made: the view reuses x's memory with adjusted strides (moving one output
+    position moves ``stride`` pixels, moving one kernel offset moves ``dilation`` pixels).
     """
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
     h_out = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1
@@ -103,16 +103,23 @@ def sliding_windows(x: torch.Tensor, kernel_size: tuple[int, int], stride=(1, 1)
 
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
            stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1) -> torch.Tensor:
-    """Vectorized convolution: a strided view of all windows, then one ``einsum``.
+    """Vectorized convolution: a strided view of all windows, then one matrix product.
 
-    Same shapes and signature as :func:`conv2d_loops` and ``torch.nn.functional.conv2d``.
+    The product is ``einsum("cpab,npijab->ncij", weight, windows)``: for every image ``n``,
+    output channel ``c`` and position ``(i, j)``, sum over channels ``p`` and kernel offsets
+    ``(a, b)``. Same shapes and signature as :func:`conv2d_loops` and ``torch.nn.functional.conv2d``.
     """
     (sh, sw), (ph, pw), (dh, dw) = _check_inputs(x, weight, bias, stride, padding, dilation)
-    x_pad = torch.nn.functional.pad(x, (pw, pw, ph, ph)).contiguous()
+    x_pad = torch.nn.functional.pad(x, (pw, pw, ph, ph))
     windows = sliding_windows(x_pad, tuple(weight.shape[2:]), (sh, sw), (dh, dw))  # N x C_in x H_out x W_out x kh x kw
-    out = torch.einsum("npijab,cpab->ncij", windows, weight)  # sum over p (channels), a, b (kernel offsets)
+    n, c_in, h_out, w_out, kh, kw = windows.shape
+    # Lay every window out as a column ("im2col", the only copy): N x (C_in*kh*kw) x (H_out*W_out).
+    # Then one matrix product with the kernels as rows does the einsum above for all windows at once,
+    # and its result is already in N x C_out x positions order.
+    columns = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c_in * kh * kw, h_out * w_out)
+    out = (weight.reshape(weight.shape[0], -1) @ columns).view(n, -1, h_out, w_out)
     if bias is not None:
-        out = out + bias.view(1, -1, 1, 1)
+        out += bias.view(1, -1, 1, 1)
     return out
 
 

@@ -118,7 +118,7 @@ def linearized_copy(model: nn.Module) -> nn.Module:
 
 def gradient_receptive_field(
     model: nn.Module, layer: str, image_shape: tuple[int, int, int], y: int, x: int,
-    channel: int = 0, linearize: bool = True,
+    channel: int = 0, linearize: bool = True, image: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, tuple[int, int, int, int] | None]:
     """Measure the receptive field of unit ``(channel, y, x)`` of ``layer`` from gradients.
 
@@ -130,7 +130,11 @@ def gradient_receptive_field(
     """
     get_layer(model, layer)  # fail early, listing the valid names
     net = linearized_copy(model) if linearize else model.eval()
-    image = torch.rand(1, *image_shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    if image is None:
+        image = torch.rand(1, *image_shape, generator=torch.Generator().manual_seed(0))
+    if tuple(image.shape) != (1, *image_shape):
+        raise ValueError(f"image must have shape {(1, *image_shape)}, got {tuple(image.shape)}")
+    image = image.detach().clone().requires_grad_(True)
     out = forward_to(net, image, layer)
     if out.ndim != 4:
         raise ValueError(f"layer {layer!r} has output shape {tuple(out.shape)}; expected N x C x H x W")

@@ -74,27 +74,56 @@ def linear_cka(X: torch.Tensor, Y: torch.Tensor) -> float:
     return float(cross / (norm_x * norm_y))
 
 
-def _normalized_gram(acts: torch.Tensor) -> torch.Tensor:
-    """Centred Gram matrix of ``acts: n x ...`` scaled to unit Frobenius norm (0 if constant)."""
-    K = centred_gram(acts.flatten(1))
-    norm = torch.linalg.matrix_norm(K)
-    return K / norm if norm > 0 else K
+def normalized_grams(acts: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each layer's centred Gram matrix scaled to unit Frobenius norm: ``{name: n x n}`` (float64).
+
+    ``acts`` maps layer names to activations of the same ``n`` images (``n x C x H x W`` or
+    ``n x F``; flattened here). The CKA of two layers is then ``(Ka * Kb).sum()``: computing the
+    Gram matrices once makes many comparisons between the same models cheap. A layer that is the
+    same for every image has no CKA and raises.
+    """
+    sizes = {len(v) for v in acts.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"every layer must hold the same examples; got row counts {sorted(sizes)}")
+    grams = {}
+    for name, value in acts.items():
+        K = centred_gram(value.flatten(1))
+        norm = torch.linalg.matrix_norm(K)
+        if norm == 0:
+            raise ValueError(f"layer {name!r} is the same for every example (variance 0): CKA is undefined")
+        grams[name] = K / norm
+    return grams
+
+
+def cka_from_grams(grams_a: Mapping[str, torch.Tensor], grams_b: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """``La x Lb`` linear CKA from :func:`normalized_grams` of model A and of model B (float64)."""
+    sizes = {len(K) for K in list(grams_a.values()) + list(grams_b.values())}
+    if len(sizes) != 1:
+        raise ValueError(f"both models must be recorded on the same examples; got {sorted(sizes)} examples")
+    return torch.tensor([[float((Ka * Kb).sum()) for Kb in grams_b.values()] for Ka in grams_a.values()],
+                        dtype=torch.float64)
 
 
 def cka_matrix(acts_a: Mapping[str, torch.Tensor], acts_b: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Linear CKA between every layer of model A and every layer of model B: ``La x Lb`` (float64).
 
     ``acts_a`` / ``acts_b`` map layer names to activations of the *same* ``n`` images
-    (``n x C x H x W`` or ``n x F``; flattened here), e.g. from :func:`course_utils.hooks.record`.
-    Entry ``[i, j]`` compares A's i-th layer with B's j-th, in the dicts' order. Each Gram matrix
-    is computed once, so a whole matrix costs little more than its diagonal.
+    (``n x C x H x W`` or ``n x F``), e.g. from :func:`course_utils.hooks.record`. Entry
+    ``[i, j]`` compares A's i-th layer with B's j-th, in the dicts' order.
     """
-    sizes = {len(v) for v in list(acts_a.values()) + list(acts_b.values())}
-    if len(sizes) != 1:
-        raise ValueError(f"every layer must hold the same examples; got row counts {sorted(sizes)}")
-    grams_a = [_normalized_gram(v) for v in acts_a.values()]
-    grams_b = [_normalized_gram(v) for v in acts_b.values()]
-    return torch.tensor([[float((Ka * Kb).sum()) for Kb in grams_b] for Ka in grams_a], dtype=torch.float64)
+    return cka_from_grams(normalized_grams(acts_a), normalized_grams(acts_b))
+
+
+def diagonal_dominance(matrix: torch.Tensor) -> float:
+    """Fraction of rows and columns of a square ``L x L`` CKA matrix whose largest entry is on the
+    diagonal: 1.0 when every layer of one network is most similar to the *same* layer of the other.
+    """
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"expected a square L x L matrix, got shape {tuple(matrix.shape)}")
+    index = torch.arange(len(matrix))
+    rows = matrix.argmax(1) == index
+    cols = matrix.argmax(0) == index
+    return float(torch.cat([rows, cols]).float().mean())
 
 
 # --- Unit matching -----------------------------------------------------------------------

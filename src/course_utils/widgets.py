@@ -258,9 +258,7 @@ def _annotate(ax, k_h: int, k_w: int) -> list:
 def _bad_grey(name: str):
     import matplotlib
 
-    cmap = matplotlib.colormaps[name].copy()
-    cmap.set_bad("#dddddd")  # positions the kernel has not reached yet
-    return cmap
+    return matplotlib.colormaps[name].with_extremes(bad="#dddddd")  # positions the kernel has not reached yet
 
 
 class KernelPlayground:

@@ -197,7 +197,8 @@ async () => {
       .filter((text) => /Traceback|\\b\\w*(Error|Exception)\\b/.test(text))
       .map((text) => text.trim().slice(0, 160));
   const mathSource = main.querySelectorAll('.math').length;
-  const mathTypeset = main.querySelectorAll('.math mjx-container, mjx-container').length;
+  // MathJax replaces the TeX inside each .math element by an mjx-container.
+  const mathTypeset = Array.from(main.querySelectorAll('.math')).filter((el) => el.querySelector('mjx-container')).length;
   const mathErrors = main.querySelectorAll('mjx-merror').length;
   const views = Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'));
   const unrendered = views.filter((tag) => {
@@ -234,31 +235,31 @@ async (timeoutMs) => {
 
 
 def _check_animations(page, report: PageReport) -> None:
-    """Every matplotlib `to_jshtml` player must step on "Next frame" and run on "Play"."""
+    """Every matplotlib `to_jshtml` player steps on "Next frame" and changes its picture on "Play"."""
     players = page.locator("div.animation:has(img[id^='_anim_img']):has(input.anim-slider)")
     report.animations = players.count()
     for i in range(report.animations):
         player = players.nth(i)
-        slider = player.locator("input.anim-slider")
-        frames = int(slider.get_attribute("max") or 0) + 1
+        frames = int(player.locator("input.anim-slider").get_attribute("max") or 0) + 1
         if frames < 2:
             report.problems.append(f"animation {i + 1} has {frames} frame(s)")
             continue
-        state = lambda: player.evaluate(  # noqa: E731 - a tiny probe used three times
-            "(el) => [el.querySelector('input.anim-slider').value, el.querySelector('img').src.length,"
-            " el.querySelector('img').src.slice(-64), el.querySelector('img').naturalWidth]")
+        frame = lambda: player.evaluate(  # noqa: E731 - a small probe used twice
+            "(el) => [Number(el.querySelector('input.anim-slider').value), el.querySelector('img').naturalWidth]")
         player.locator("button[title='First frame']").click()
-        before = state()
+        before = frame()
         player.locator("button[title='Next frame']").click()
-        after = state()
-        if after[0] == before[0] or after[1:3] == before[1:3] or after[3] == 0:
+        after = frame()
+        if after[0] != before[0] + 1 or after[1] == 0:
             report.problems.append(f"animation {i + 1}: 'Next frame' did not advance (frame {before[0]} -> {after[0]})")
+        # Play: within a few seconds the picture itself must change (consecutive frames may be equal).
+        start_src = player.evaluate("(el) => el.querySelector('img').src")
         player.locator("button[title='Play']").click()
         try:
-            page.wait_for_function("([el, v]) => el.querySelector('input.anim-slider').value !== v",
-                                   arg=[player.element_handle(), after[0]], timeout=5000)
+            page.wait_for_function("([el, src]) => el.querySelector('img').src !== src",
+                                   arg=[player.element_handle(), start_src], timeout=5000)
         except Exception:  # playwright's TimeoutError
-            report.problems.append(f"animation {i + 1}: 'Play' did not advance within 5 s")
+            report.problems.append(f"animation {i + 1}: the picture does not change within 5 s of 'Play'")
         player.locator("button[title='Pause']").click()
 
 

@@ -1,0 +1,151 @@
+"""The chapter 2 widgets, driven through their controls like a reader would, checked against torch."""
+import io
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from course_utils import photos, widgets
+from course_utils.conv import KERNELS, kernel
+
+
+def digit() -> torch.Tensor:
+    return torch.zeros(12, 12).index_fill_(1, torch.tensor([5, 6]), 1.0)  # a vertical bar, 12 x 12
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    return Image.open(io.BytesIO(data)).size
+
+
+def test_sliding_kernel_shows_the_convolution_at_the_slider_position():
+    image, k = digit(), kernel("sobel_x")
+    view = widgets.SlidingKernel(image, k, bias=0.25)
+    expected = F.conv2d(image[None, None], k[None, None], torch.tensor([0.25]))[0, 0]
+    first_png = view.view.value
+    view.row.value, view.col.value = 4, 3
+    shown = view.shown
+    assert (shown.row, shown.col) == (4, 3)
+    assert torch.equal(shown.window[0], image[4:7, 3:6])              # 1. the window under the kernel
+    assert torch.equal(shown.product[0], image[4:7, 3:6] * k)         # 2. multiplied elementwise
+    assert shown.total == pytest.approx(float((image[4:7, 3:6] * k).sum()))  # 3. summed
+    assert shown.value == pytest.approx(float(expected[4, 3]), abs=1e-5)     # 4. plus bias = torch's answer
+    assert f"f[4, 3] = {shown.value:.2f}" in view.readout.value
+    # the output map is filled up to the current position in reading order, blank after it
+    flat, current = shown.filled.flatten(), 4 * expected.shape[1] + 3
+    assert torch.allclose(flat[: current + 1], expected.flatten()[: current + 1])
+    assert torch.isnan(flat[current + 1 :]).all()
+    assert view.view.value != first_png and png_size(view.view.value) == png_size(first_png)
+
+
+def test_every_position_of_the_slider_agrees_with_torch():
+    g = torch.Generator().manual_seed(0)
+    image, k = torch.rand(7, 6, generator=g), torch.randn(3, 3, generator=g)
+    view = widgets.SlidingKernel(image, k, bias=-0.5)
+    expected = F.conv2d(image[None, None], k[None, None], torch.tensor([-0.5]))[0, 0]
+    for i in range(expected.shape[0]):
+        for j in range(expected.shape[1]):
+            assert view.step(i, j).value == pytest.approx(float(expected[i, j]), abs=1e-5)
+    assert (view.row.max, view.col.max) == (expected.shape[0] - 1, expected.shape[1] - 1)
+
+
+def test_rgb_input_sums_over_channels():
+    g = torch.Generator().manual_seed(1)
+    image = photos.photo("astronaut", size=16)[:, :, :16]
+    k = torch.randn(3, 3, 3, generator=g)
+    view = widgets.SlidingKernel(image, k, bias=0.1)
+    view.row.value, view.col.value = 5, 7
+    shown = view.shown
+    expected = F.conv2d(image[None], k[None], torch.tensor([0.1]))[0, 0, 5, 7]
+    per_channel = (image[:, 5:8, 7:10] * k).sum((1, 2))
+    assert torch.allclose(shown.channel_sums, per_channel, atol=1e-6)
+    assert shown.total == pytest.approx(float(per_channel.sum()), abs=1e-5)
+    assert shown.value == pytest.approx(float(expected), abs=1e-5)
+    assert all(f"{name} {float(v):.2f}" in view.readout.value for name, v in zip("RGB", per_channel))
+
+
+def test_stride_and_padding_move_the_window_as_torch_does():
+    g = torch.Generator().manual_seed(2)
+    image, k = torch.rand(9, 9, generator=g), torch.randn(3, 3, generator=g)
+    view = widgets.SlidingKernel(image, k, stride=2, padding=1)
+    expected = F.conv2d(image[None, None], k[None, None], stride=2, padding=1)[0, 0]
+    assert view.output.shape == expected.shape == (5, 5)
+    view.row.value, view.col.value = 0, 4
+    assert view.shown.value == pytest.approx(float(expected[0, 4]), abs=1e-5)
+    assert view.shown.window[0, 0].tolist() == [0.0, 0.0, 0.0]  # the top row of the window is padding
+
+
+def test_sliding_kernel_rejects_mismatched_channels():
+    with pytest.raises(ValueError, match=r"image \(3, 8, 8\), kernel \(1, 3, 3\)"):
+        widgets.SlidingKernel(torch.rand(3, 8, 8), torch.rand(3, 3))
+
+
+def test_static_animation_is_produced_and_small():
+    view = widgets.SlidingKernel(digit(), kernel("sobel_x"))
+    positions = view.positions(10)
+    assert len(positions) == 10 and positions[0] == (0, 0) and positions[-1] == (9, 9)
+    html = view.animation(frames=10).to_jshtml()
+    assert html.count("data:image/png;base64") == 10
+    assert len(html) < 2_000_000
+
+
+def test_rgb_animation_stays_light():
+    image = photos.photo("astronaut", size=16)[:, :, :16]
+    html = widgets.SlidingKernel(image, torch.ones(3, 3, 3) / 27).animation(frames=12).to_jshtml()
+    assert html.count("data:image/png;base64") == 12 and len(html) < 2_000_000
+
+
+def test_widget_displays_as_a_widget_with_a_png_fallback():
+    view = widgets.SlidingKernel(digit(), kernel("blur"))
+    bundle = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["image/png"] == view.view.value and bundle["image/png"][:4] == b"\x89PNG"
+
+
+# --- kernel playground ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def camera():
+    return photos.photo("camera", grayscale=True, size=64)
+
+
+def test_playground_presets_fill_the_boxes_and_the_result_is_torchs(camera):
+    playground = widgets.KernelPlayground(camera, preset="identity")
+    torch.testing.assert_close(playground.result, camera[0])  # identity kernel, padding 1: the photo itself
+    for name in KERNELS:
+        playground.preset.value = name
+        assert [c.value for c in playground.cells] == [v for row in KERNELS[name] for v in row]
+        expected = F.conv2d(camera[None], kernel(name)[None, None], padding=1)[0, 0]
+        torch.testing.assert_close(playground.result, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_editing_a_box_makes_a_custom_kernel(camera):
+    playground = widgets.KernelPlayground(camera, preset="blur")
+    before = playground.view.value
+    playground.cells[4].value = 0.0  # remove the centre weight
+    assert playground.preset.value == "custom"
+    expected_kernel = kernel("blur").clone()
+    expected_kernel[1, 1] = 0.0
+    torch.testing.assert_close(playground.kernel, expected_kernel)
+    torch.testing.assert_close(playground.result, F.conv2d(camera[None], expected_kernel[None, None], padding=1)[0, 0])
+    assert playground.view.value != before
+    # typing a preset's numbers by hand selects that preset again
+    playground.cells[4].value = 4 / 16
+    assert playground.preset.value == "blur"
+
+
+def test_playground_readout_and_gallery(camera):
+    playground = widgets.KernelPlayground(camera, preset="sobel_y")
+    assert "sum of weights 0" in playground.readout.value
+    figure = playground.gallery()
+    assert [ax.get_title() for ax in figure.axes] == list(KERNELS)
+    with pytest.raises(ValueError, match="sobel_x"):
+        widgets.KernelPlayground(camera, preset="edge")
+
+
+def test_colour_photo_is_turned_to_grey():
+    colour = photos.photo("astronaut", size=32)
+    playground = widgets.KernelPlayground(colour, preset="identity")
+    torch.testing.assert_close(playground.result, photos.photo("astronaut", grayscale=True, size=32)[0], atol=1e-5, rtol=0)
+    assert not math.isnan(float(playground.result.mean()))
