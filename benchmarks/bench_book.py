@@ -12,6 +12,7 @@ the build. The goals are for 2 cores: on a larger machine the runs are pinned to
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CORES = 2
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in the tools' output
 
 
 def chapters() -> list[Path]:
@@ -65,8 +67,20 @@ def _timed(command: list[str], cwd: Path, timeout: int) -> tuple[float, str | No
         return time.perf_counter() - start, f"timed out after {timeout} s"
     seconds = time.perf_counter() - start
     if result.returncode != 0:
-        return seconds, "failed: " + (result.stderr or result.stdout).strip().splitlines()[-1][:120]
+        return seconds, "failed: " + _cause(result.stdout + "\n" + result.stderr)
     return seconds, None
+
+
+def _cause(log: str) -> str:
+    """Why a run failed: Sphinx's first warning (fatal under -W), else the last error line."""
+    lines = [_ANSI.sub("", line).strip() for line in log.splitlines()]
+    lines = [line for line in lines if line and "Kernel is running over TCP" not in line]
+    warnings = [line for line in lines if "WARNING:" in line or "ERROR:" in line]
+    if warnings:
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        return warnings[0][:160] + more
+    errors = [line for line in lines if re.search(r"Error|Exception|Traceback", line)]
+    return (errors or lines or ["no output"])[-1][:160]
 
 
 def chapter_rows() -> list[dict]:

@@ -2,6 +2,7 @@
 
     make bench                                  # all benchmarks; rewrites benchmarks/README.md
     .venv/bin/python benchmarks/run.py bench_training bench_featviz   # some; prints only
+    .venv/bin/python benchmarks/run.py bench_book --write   # some; the others' rows are kept
 
 Each bench file defines ``run() -> list[dict]`` with keys ``name``, ``value``, ``goal``, ``unit``
 (CONTRIBUTING.md) and optionally ``note``. ``goal`` is a number (the value must not exceed it)
@@ -179,15 +180,26 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     for path in bench_files(args.names):
         print(f"== {path.name}", file=sys.stderr, flush=True)
-        rows += run_isolated(path)
-    text = f"Machine: {machine_text(info)}\n\n{table(rows)}"
-    print("\n" + text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+        rows += [{**row, "date": info["date"]} for row in run_isolated(path)]
+    print(f"\nMachine: {machine_text(info)}\n\n{table(rows)}")
     if not args.names or args.write:
-        write_readme(text)
+        kept = merge_previous(rows) if args.names else rows
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "latest.json").write_text(json.dumps({"machine": info, "rows": kept}, indent=1))
+        earlier = sorted({f"{r['bench']} ({r.get('date', '?')})" for r in kept if r not in rows})
+        note = f"\n\nKept from earlier runs: {', '.join(earlier)}." if earlier else ""
+        write_readme(f"Machine: {machine_text(info)}{note}\n\n{table(kept)}")
         print(f"\n(written to {README.relative_to(HERE.parent)})")
     return 1 if any(row.get("error") for row in rows) else 0
+
+
+def merge_previous(rows: list[dict]) -> list[dict]:
+    """`rows`, plus the rows of the benchmarks not run now from the last written results."""
+    previous = RESULTS / "latest.json"
+    old = json.loads(previous.read_text())["rows"] if previous.exists() else []
+    ran = {row["bench"] for row in rows}
+    merged = [row for row in old if row["bench"] not in ran] + rows
+    return sorted(merged, key=lambda row: row["bench"])  # stable: each bench keeps its row order
 
 
 if __name__ == "__main__":

@@ -55,3 +55,14 @@ def test_every_bench_file_defines_run_and_a_main(path):
     tree = ast.parse(path.read_text())
     assert any(isinstance(node, ast.FunctionDef) and node.name == "run" for node in tree.body), f"{path.name} has no run()"
     assert "__main__" in path.read_text(), f"{path.name} does not print its rows when run directly"
+
+
+def test_a_partial_run_keeps_the_other_benchmarks_rows(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(bench_run, "RESULTS", tmp_path)
+    old = [{"bench": "bench_a", "name": "a1", "value": 1.0}, {"bench": "bench_b", "name": "b1", "value": 2.0},
+           {"bench": "bench_b", "name": "b2", "value": 3.0}]
+    (tmp_path / "latest.json").write_text(json.dumps({"machine": {}, "rows": old}))
+    new = [{"bench": "bench_b", "name": "b1", "value": 5.0}]
+    assert bench_run.merge_previous(new) == [old[0], new[0]]

@@ -17,7 +17,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def data():
-    return synthetic.lines_vs_arcs(n=600, size=32, seed=1)
+    return synthetic.lines_vs_arcs(n=400, size=32, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,12 @@ def test_training_creates_curve_detectors_an_untrained_net_lacks(curves):
     baseline = tuning.curve_tuning(zoo.untrained("arcs_deep", seed=1), "conv4")
     assert len(curves.curve_units()) >= 8            # measured 28 of 64
     assert len(baseline.curve_units()) <= 2          # measured 0
-    trained_median = curves.index[curves.responsive()].median()
-    assert trained_median > baseline.index[baseline.responsive()].median() + 0.1
+    # Training splits conv4 into the task's two answers: curve detectors and line detectors.
+    line_units = (curves.responsive() & (curves.index < -0.3)).sum()
+    assert line_units >= 8 and (baseline.responsive() & (baseline.index < -0.3)).sum() <= 2   # measured 21 vs 0
+    # Either way, trained units care about curvature far more than random ones.
+    selectivity = lambda ct: float(ct.index[ct.responsive()].abs().mean())
+    assert selectivity(curves) > selectivity(baseline) + 0.2                                    # measured 0.48 vs 0.03
 
 
 def test_curve_unit_response_rises_with_curvature(model, unit):
@@ -72,7 +76,7 @@ def test_inhibitory_inputs_are_sharper_than_the_curve_unit(model, curves, unit, 
 
 
 def test_linear_reading_is_exact_for_one_layer_and_decays_with_depth(model, data):
-    agreement = circuits.linear_agreement(model, data.images[:400], ["conv1", "conv2", "conv3", "conv4"])
+    agreement = circuits.linear_agreement(model, data.images, ["conv1", "conv2", "conv3", "conv4"])
     assert agreement["conv1"] == pytest.approx(1.0, abs=1e-5)
     assert agreement["conv2"] > agreement["conv4"] + 0.2    # measured 0.51 vs 0.05
 

@@ -184,3 +184,15 @@ def test_chapter_5b_checks_accept_a_right_answer_and_reject_a_wrong_one(check, r
     getattr(ch05b, check)(right)
     with pytest.raises(CheckFailed):
         getattr(ch05b, check)(wrong)
+
+
+def test_expanded_weights_crop_keeps_zero_weights_inside_the_window(model):
+    """A weight map with a zero row must not be cropped to the non-zero part."""
+    edited = iv.edited_copy(model, "conv3", 6, [], 1.0)
+    with torch.no_grad():
+        edited.conv3.weight[6, :, 0, :] = 0.0
+    expanded = circuits.expanded_weights(edited, "pool2", "conv3", 6)
+    assert expanded.shape == (32, 3, 3)
+    assert torch.allclose(expanded, edited.conv3.weight[6].detach(), atol=1e-6)
+    with pytest.raises(ValueError, match="outside"):
+        circuits.expanded_weights(model, "pool2", "conv3", 6, position=(8, 0))

@@ -193,7 +193,8 @@ def test_each_chapter_runs_from_a_colab_like_start(tmp_path, monkeypatch):
         start = time.perf_counter()
         nb = execute(path, kernel, tmp_path / path.stem)
         timings[path.stem] = round(time.perf_counter() - start, 1)
-        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o["output_type"] == "error"]
+        errors = [o for c in nb.cells if c.cell_type == "code" and "raises-exception" not in c.metadata.get("tags", [])
+                  for o in c.outputs if o["output_type"] == "error"]  # a cell tagged so raises on purpose
         assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
         dist = _dist_info(venv)
         assert dist is not None, f"{path.name}: its set-up cell did not install the package"

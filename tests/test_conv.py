@@ -126,3 +126,16 @@ def test_kernels_by_name():
     assert cu.conv.kernel("sobel_x").shape == (3, 3) and float(cu.conv.kernel("blur").sum()) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="sobel_x"):
         cu.conv.kernel("sobel")
+
+
+def test_conv2d_gradients_match_torch():
+    """conv2d is differentiable like F.conv2d (later chapters optimise inputs through convolutions)."""
+    g = torch.Generator().manual_seed(3)
+    x, weight, bias = (torch.randn(2, 3, 7, 6, generator=g), torch.randn(4, 3, 3, 3, generator=g), torch.randn(4, generator=g))
+    grads = []
+    for fn in (cu.conv2d, F.conv2d):
+        inputs = [t.clone().requires_grad_(True) for t in (x, weight, bias)]
+        (fn(*inputs, stride=2, padding=1) ** 2).sum().backward()
+        grads.append([t.grad for t in inputs])
+    for ours, theirs in zip(*grads):
+        torch.testing.assert_close(ours, theirs, **TOL)

@@ -6,11 +6,11 @@ and the check; then the same with the student placeholder (course_utils.assign) 
 """
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 import io
 import re
+import symtable
 from pathlib import Path
 
 import matplotlib
@@ -83,25 +83,34 @@ def _python(source: str) -> str:
 
 
 def _names(source: str) -> tuple[set[str], set[str]]:
-    """(names the cell defines at module level, names it reads)."""
-    tree = ast.parse(_python(source))
-    defined, used = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (defined if isinstance(node.ctx, (ast.Store, ast.Del)) else used).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defined.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            defined |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    """(names the cell defines at module level, module-level names it reads).
+
+    ``symtable`` resolves scopes, so a function's parameters and locals are not mistaken for
+    names the chapter must have defined earlier.
+    """
+    table = symtable.symtable(_python(source), "<cell>", "exec")
+    defined = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    used: set[str] = set()
+
+    def walk(scope: symtable.SymbolTable) -> None:
+        for symbol in scope.get_symbols():
+            if symbol.is_referenced() and (scope.get_type() == "module" or symbol.is_global()):
+                used.add(symbol.get_name())
+        for child in scope.get_children():
+            walk(child)
+
+    walk(table)
     return defined, used - set(dir(builtins))
 
 
 def _needed_cells(nb, before: int, sources: list[str]) -> list[int]:
     """Indices of the code cells before ``before`` that define what ``sources`` read, transitively."""
-    needed = set()
+    defined_here, needed = set(), set()
     for source in sources:
         defined, used = _names(source)
-        needed |= used - defined
+        defined_here |= defined
+        needed |= used
+    needed -= defined_here
     chosen = []
     for index in range(before - 1, 0, -1):  # cell 0 is the Colab set-up cell
         cell = nb.cells[index]
@@ -110,7 +119,7 @@ def _needed_cells(nb, before: int, sources: list[str]) -> list[int]:
         defined, used = _names(cell.source)
         if defined & needed:
             chosen.append(index)
-            needed = (needed - defined) | used
+            needed = (needed - defined) | (used - defined)  # a name the cell sets itself needs no earlier cell
     return sorted(chosen)
 
 

@@ -7,6 +7,15 @@ from course_utils import featviz as fv
 from course_utils import hooks, models
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models: one thread is faster, and does not thrash when the machine is busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _tiny(in_channels=1, size=28, seed=0):
     torch.manual_seed(seed)
     return models.build_model("small", in_channels=in_channels, image_size=size).eval()
@@ -109,20 +118,20 @@ def test_conv1_visualization_correlates_with_its_own_weights_only():
     weights = model.conv1.weight[channels, 0].flatten(1)
     r = torch.corrcoef(torch.cat([crops, weights]))[: len(channels), len(channels):]
     own, others = r.diagonal(), r[~torch.eye(len(channels), dtype=bool)]
-    assert own.min() > 0.6 and own.mean() > others.abs().mean() + 0.4
+    assert own.min() > 0.5 and own.mean() > 0.7 and own.mean() > others.abs().mean() + 0.4
 
 
 def test_post_relu_objective_from_grey_cannot_start():
     model = cu.pretrained("mnist_small")
+    _, test = cu.zoo_data("mnist_small")
     grey = torch.full((1, 1, 28, 28), 0.5)
-    pre = hooks.record(model, grey, "conv2")["conv2"][0, :, 7, 7]
-    dead = int(torch.nonzero(pre < 0)[0])                      # a unit negative on grey
-    param = fv.PixelImage(1, 1, 28, sd=0.0)
-    post = fv.render(model, fv.neuron("relu2", dead), param, transforms=[], steps=20, progress=False)
+    on_grey = hooks.record(model, grey, "conv2")["conv2"][0, :, 7, 7]
+    on_digits = hooks.record(model, test.images, "conv2")["conv2"][:, :, 7, 7].max(0).values
+    unit = int(torch.nonzero((on_grey < 0) & (on_digits > 0))[0])     # negative on grey, alive on data
+    post = fv.render(model, fv.neuron("relu2", unit), fv.PixelImage(1, 1, 28, sd=0.0), transforms=[], steps=128, progress=False)
     assert post.values.item() == 0.0 and max(post.history) == 0.0
-    before = fv.PixelImage(1, 1, 28, sd=0.0)
-    pre_result = fv.render(model, fv.neuron("conv2", dead), before, transforms=[], steps=20, progress=False)
-    assert pre_result.values.item() > pre[dead].item() + 0.5
+    pre = fv.render(model, fv.neuron("conv2", unit), fv.PixelImage(1, 1, 28, sd=0.0), transforms=[], steps=128, progress=False)
+    assert pre.values.item() > 0.0 > on_grey[unit].item()
 
 
 def test_render_works_for_colour_any_size_and_reports_dataset_max():

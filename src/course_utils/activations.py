@@ -75,28 +75,31 @@ def dead_fraction(pre_activation: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def depth_statistics(x: torch.Tensor, depth: int = 20, activation: str = "relu", channels: int = 8,
+def depth_statistics(x: torch.Tensor, depth: int = 20, activation: str = "relu", channels: int = 32,
                      kernel_size: int = 3, gain: float = 1.0, normalize: bool = False,
                      seed: int = 0) -> list[dict[str, float]]:
-    """Push ``x: N x C x H x W`` through ``depth`` random "same"-padded convolutions and record each layer.
+    """Push ``x: N x C x H x W`` through ``depth`` random convolutions and record each layer.
 
     Each layer is convolution -> (``standardize`` if ``normalize``) -> ``activation``, with
     weights from :func:`~course_utils.linearity.random_conv_stack` (std ``gain / sqrt(fan_in)``).
-    Returns one dict per layer (after its activation): ``std``, ``mean``, ``max_abs``,
-    ``zero_fraction`` (values exactly 0) and ``dead_fraction`` (channels never positive before
-    the activation, see :func:`dead_fraction`).
+    Padding is circular (the image wraps around), so the size stays fixed and no zeros leak in
+    at the border: the scale then reflects the weights and the activation alone.
+    Returns one dict per layer (after its activation): ``std``, ``rms`` (root mean square),
+    ``mean``, ``max_abs``, ``zero_fraction`` (values exactly 0) and ``dead_fraction`` (channels
+    never positive before the activation, see :func:`dead_fraction`).
     """
     act = get_activation(activation)
     widths = [x.shape[1]] + [channels] * depth
     layers = random_conv_stack(depth, widths, kernel_size, bias=False, gain=gain, seed=seed)
     rows = []
     for layer in layers:
-        pre = conv2d(x, layer.weight, padding=kernel_size // 2)
+        pad = kernel_size // 2
+        pre = conv2d(F.pad(x, [pad] * 4, mode="circular"), layer.weight)
         if normalize:
             pre = standardize(pre)
         x = act(pre)
         rows.append({
-            "std": x.std().item(), "mean": x.mean().item(), "max_abs": x.abs().max().item(),
+            "std": x.std().item(), "rms": x.square().mean().sqrt().item(), "mean": x.mean().item(), "max_abs": x.abs().max().item(),
             "zero_fraction": (x == 0).float().mean().item(), "dead_fraction": dead_fraction(pre),
         })
     return rows

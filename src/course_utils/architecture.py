@@ -106,6 +106,10 @@ class LayerTable(list):
                 return r
         raise KeyError(f"no layer {name!r}; layers: {', '.join(r.name for r in self)}")
 
+    def without(self, *kinds: str) -> "LayerTable":
+        """The same table without rows of the given types (e.g. ``"ReLU", "Dropout"``); same total."""
+        return LayerTable([r for r in self if r.kind not in kinds], self.total_parameters, self.title)
+
     def _cells(self) -> list[tuple[str, ...]]:
         cells = []
         for r in self:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .hooks import get_layer, record
+from .receptive_field import linearized_copy
 
 _NONLINEAR = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Sigmoid, nn.Tanh)
 
@@ -140,32 +141,40 @@ def expanded_weights(model: nn.Module, start: str | None, layer: str, channel: i
     """The expanded weights from every channel of ``start``'s output (``None``: the input pixels)
     to unit ``channel`` of ``layer`` at ``position`` (default: the centre of its map).
 
-    Computed as the gradient of that unit in :func:`linearized_model`, which equals the product
-    of the weights along all paths. Returns ``C_start x h x w``; with ``crop=True`` cut to the
-    region that can reach the unit (the rest is exactly 0). For adjacent layers (``start`` the
-    input of conv ``layer``) this is the raw ``C_in x k x k`` weight map.
+    Computed as the gradient of that unit in :func:`linearized_model`, which equals the sum over
+    all paths of the products of their weights. Returns ``C_start x H x W``, or with ``crop=True``
+    only the window that can reach the unit (everything outside is exactly 0). For adjacent
+    layers (``start`` the input of conv ``layer``) this is the raw ``C_in x k x k`` weight map.
     """
-    linear = linearized_model(model)
-    shape = model_shape(model, start)
+    grad = _unit_gradient(linearized_model(model), model_shape(model, start), start, layer, channel, position)
+    if not crop:
+        return grad
+    # The window comes from a copy with every weight 1 (receptive_field.linearized_copy): there,
+    # unlike with the real weights, no weight inside the window can happen to be 0.
+    reach = _unit_gradient(linearized_copy(model), grad.shape, start, layer, channel, position).sum(0) > 0
+    rows, cols = torch.nonzero(reach, as_tuple=True)
+    return grad[:, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
+def _unit_gradient(net: nn.Module, shape: Sequence[int], start: str | None, layer: str, channel: int,
+                   position: tuple[int, int] | None) -> torch.Tensor:
+    """Gradient of unit ``(channel, position)`` of ``layer`` with respect to ``start``'s output: ``shape``."""
     x = torch.zeros(1, *shape, requires_grad=True)
-    out = run_between(linear, x, start, layer)
+    out = run_between(net, x, start, layer)
     if out.ndim != 4:
         raise ValueError(f"layer {layer!r} has output shape {tuple(out.shape)}; expected N x C x H x W")
     if not 0 <= channel < out.shape[1]:
         raise ValueError(f"channel must be in [0, {out.shape[1]}) for {layer!r}, got {channel}")
-    y, xpos = position if position is not None else (out.shape[2] // 2, out.shape[3] // 2)
-    out[0, channel, y, xpos].backward()
-    grad = x.grad[0]
-    if not crop:
-        return grad
-    rows, cols = torch.nonzero(grad.abs().sum(0) > 0, as_tuple=True)
-    if len(rows) == 0:
-        return grad
-    return grad[:, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    y, x_pos = position if position is not None else (out.shape[2] // 2, out.shape[3] // 2)
+    if not (0 <= y < out.shape[2] and 0 <= x_pos < out.shape[3]):
+        raise ValueError(f"position ({y}, {x_pos}) is outside {layer!r}'s {out.shape[2]}x{out.shape[3]} map")
+    out[0, channel, y, x_pos].backward()
+    return x.grad[0]
 
 
 def model_shape(model: nn.Module, layer: str | None) -> tuple[int, ...]:
-    """Shape of one example at the output of ``layer`` (``None``: the input ``C x H x W``)."""
+    """Shape of one example at the output of ``layer`` (``None``: the input ``C x H x W``), for a
+    model with ``in_channels`` and ``image_size`` attributes such as a ConvNet."""
     image = torch.zeros(1, model.in_channels, model.image_size, model.image_size)
     if layer is None:
         return tuple(image.shape[1:])
@@ -255,7 +264,8 @@ def permutation_correlation(x: torch.Tensor, y: torch.Tensor, n_permutations: in
     """
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError(f"x and y must be 1-D with the same length, got {tuple(x.shape)} and {tuple(y.shape)}")
-    corr = lambda a, b: float(torch.corrcoef(torch.stack([a.double(), b.double()]))[0, 1])
+    x = (x.double() - x.double().mean()) / (x.double() - x.double().mean()).norm()
+    y = (y.double() - y.double().mean()) / (y.double() - y.double().mean()).norm()
     g = torch.Generator().manual_seed(seed)
-    null = torch.tensor([corr(x, y[torch.randperm(len(y), generator=g)]) for _ in range(n_permutations)])
-    return corr(x, y), null
+    shuffles = torch.rand(n_permutations, len(y), generator=g).argsort(1)  # one permutation per row
+    return float(x @ y), y[shuffles] @ x

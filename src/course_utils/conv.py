@@ -141,3 +141,54 @@ def kernel(name: str) -> torch.Tensor:
     if name not in KERNELS:
         raise ValueError(f"unknown kernel {name!r}; valid names: {', '.join(KERNELS)}")
     return torch.tensor(KERNELS[name], dtype=torch.float32)
+
+
+def oriented_kernels(size: int = 5, sigma: float = 1.0, orientations: int = 8) -> tuple[torch.Tensor, list[str]]:
+    """Hand-designed edge and line detectors at evenly spaced orientations, with their names.
+
+    First derivatives of a Gaussian answer to edges (dark on one side, bright on the other),
+    second derivatives to thin lines. Returns ``2 * orientations x size x size`` (each kernel
+    with zero mean, so a flat patch gives 0) and names such as ``"edge 45 deg"``.
+    """
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"size must be a positive odd number, got {size}")
+    offsets = torch.arange(size, dtype=torch.float32) - size // 2
+    y, x = torch.meshgrid(offsets, offsets, indexing="ij")
+    gaussian = torch.exp(-(x**2 + y**2) / (2 * sigma**2))
+    kernels, names = [], []
+    for t in range(orientations):
+        angle = torch.pi * t / orientations
+        u = x * torch.cos(torch.tensor(angle)) + y * torch.sin(torch.tensor(angle))  # distance across the edge
+        degrees = round(180 * t / orientations)
+        kernels += [u * gaussian, (u**2 / sigma**2 - 1) * gaussian]
+        names += [f"edge {degrees} deg", f"line {degrees} deg"]
+    bank = torch.stack(kernels)
+    return bank - bank.mean(dim=(1, 2), keepdim=True), names
+
+
+def best_match(kernels: torch.Tensor, bank: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each of ``kernels: N x k x k``, the kernel of ``bank: M x k x k`` with the largest
+    ``|cosine|``: returns that cosine (with its sign) and the index, both of length ``N``.
+
+    Matching by ``|cosine|`` ignores the sign: a kernel and its negative detect the same feature
+    (one answers where the other is silent). Multiply the match by the sign to compare pictures.
+    """
+    if kernels.shape[1:] != bank.shape[1:]:
+        raise ValueError(f"kernels {tuple(kernels.shape)} and bank {tuple(bank.shape)} need the same k x k")
+    cosine = torch.nn.functional.normalize(kernels.flatten(1), dim=1) @ torch.nn.functional.normalize(bank.flatten(1), dim=1).T
+    index = cosine.abs().argmax(dim=1)
+    return cosine.gather(1, index[:, None])[:, 0], index
+
+
+def rgb_kernel_bank() -> tuple[torch.Tensor, list[str]]:
+    """Four hand-designed kernels for an RGB image, ``4 x 3 x 3 x 3`` (torch's ``C_out x C_in x k x k``).
+
+    Vertical and horizontal edges of the brightness (Sobel on the luma mix of R, G, B), a blur of
+    the brightness, and a colour-opponent kernel (red minus green at the centre). Chapter 1 uses
+    them as a convolution layer whose every output channel has a known meaning.
+    """
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)  # how bright each colour looks
+    red_minus_green = torch.zeros(3, 3, 3)
+    red_minus_green[0, 1, 1], red_minus_green[1, 1, 1] = 1.0, -1.0
+    bank = torch.stack([luma * kernel("sobel_x"), luma * kernel("sobel_y"), luma * kernel("blur"), red_minus_green])
+    return bank, ["vertical edges", "horizontal edges", "blurred brightness", "red minus green"]

@@ -90,10 +90,14 @@ def dataset_examples(
     values, positions = best_positions(acts, channel, largest)
     order = values.argsort(descending=largest)[:k]
     chosen = images[order]
-    field = receptive_fields(model, images.shape[-1])[layer]
-    if crop and not field.global_ and acts.ndim == 4:
-        boxes = [field.box(int(y), int(x)) for y, x in positions[order]]
-        chosen = crop_receptive_fields(chosen, boxes, pad_value)
+    if crop and acts.ndim == 4:
+        fields = receptive_fields(model, images.shape[-1])
+        if layer not in fields:
+            raise ValueError(f"no receptive field for {layer!r} (only the model's direct children have one); "
+                             f"pass crop=False for whole images")
+        if not fields[layer].global_:
+            boxes = [fields[layer].box(int(y), int(x)) for y, x in positions[order]]
+            chosen = crop_receptive_fields(chosen, boxes, pad_value)
     return DatasetExamples(layer, channel, largest, order, values[order], positions[order], chosen)
 
 

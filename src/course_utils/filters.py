@@ -45,7 +45,7 @@ def preferred_orientation(weights: torch.Tensor) -> torch.Tensor:
     mean_vote = (power * torch.exp(2j * torch.atan2(fy, fx))).sum((-2, -1))
     wave_angle = torch.angle(mean_vote) / 2                  # angle of the wave vector, radians
     degrees = (torch.rad2deg(wave_angle) + 90.0) % 180.0
-    return torch.where(degrees > 180.0 - 1e-6, 0.0, degrees).float()  # 179.99999... is 0
+    return torch.where(degrees > 180.0 - 1e-3, 0.0, degrees).float()  # 179.9999... is 0 (rounding)
 
 
 def low_frequency_energy(weights: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:

@@ -75,19 +75,19 @@ def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch
 
 @torch.no_grad()
 def record(model: nn.Module, images: torch.Tensor, layers: Sequence[str] | str, batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """Activations of ``layers`` for ``images: N x C x H x W``, batched, on the CPU.
+    """Activations of ``layers`` for ``images: N x C x H x W``, batched, returned on the CPU.
 
     Returns ``{name: N x ...}`` (``N x C x H x W`` for a conv layer, ``N x F`` for a linear one).
+    Layers after the last requested one are not run.
     """
     layers = [layers] if isinstance(layers, str) else list(layers)
     check_eval_mode(model)
     device = next(model.parameters()).device
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
-    with capture(model, layers) as store:
-        for start in range(0, len(images), batch_size):
-            model(images[start : start + batch_size].to(device))
-            for name in layers:
-                chunks[name].append(store[name].detach().cpu())
+    for start in range(0, len(images), batch_size):
+        outputs = activations(model, images[start : start + batch_size].to(device), layers)
+        for name in layers:
+            chunks[name].append(outputs[name].detach().cpu())
     return {name: torch.cat(parts) for name, parts in chunks.items()}
 
 

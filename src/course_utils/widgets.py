@@ -14,10 +14,12 @@ test can set ``widget.row.value = 3`` and read what the view shows from ``widget
 """
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import dataclass
 
 import ipywidgets as w
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.animation import FuncAnimation
@@ -26,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image as PILImage
 
-from .conv import KERNELS, conv2d
+from .conv import KERNELS, conv2d, conv_output_size
 
 _CHANNEL_MAPS = {3: ("Reds", "Greens", "Blues")}
 _CHANNEL_NAMES = {3: ("R", "G", "B")}
@@ -243,7 +245,8 @@ class SlidingKernel:
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.box._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = self.view.value  # what a reader without widgets sees: the default render
+        # What a reader without widgets sees: the default render (base64, as Jupyter stores PNGs).
+        bundle["image/png"] = base64.b64encode(self.view.value).decode("ascii")
         return bundle
 
 
@@ -256,8 +259,6 @@ def _annotate(ax, k_h: int, k_w: int) -> list:
 
 
 def _bad_grey(name: str):
-    import matplotlib
-
     return matplotlib.colormaps[name].with_extremes(bad="#dddddd")  # positions the kernel has not reached yet
 
 
@@ -325,7 +326,8 @@ class KernelPlayground:
         self._kernel_image = axes[1].imshow(np.zeros((3, 3)), cmap="RdBu_r")
         self._kernel_texts = _annotate(axes[1], 3, 3)
         self._result_image = axes[2].imshow(self.image[0].numpy(), cmap="gray")
-        self._result_title = axes[2].set_title("", fontsize=9)
+        # Not set_title: an axes title that is hidden while the background is drawn gets misplaced.
+        self._result_title = axes[2].text(0.5, 1.03, "", transform=axes[2].transAxes, ha="center", va="bottom", fontsize=9)
         axes[1].set_title("kernel", fontsize=9)
         for ax in axes:
             ax.set_xticks([]), ax.set_yticks([])
@@ -376,5 +378,37 @@ class KernelPlayground:
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.box._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = self.view.value
+        bundle["image/png"] = base64.b64encode(self.view.value).decode("ascii")
         return bundle
+
+
+def plot_window_positions(size: int = 7, kernel_size: int = 3, stride: int = 1, padding: int = 0,
+                          dilation: int = 1, ax=None, title: bool = True):
+    """Where the window lands on a ``size x size`` input for the first two output positions of the
+    top row and the last one: input cells white, padding grey, the kernel's taps as coloured squares.
+
+    Draws into ``ax`` (or a new figure) and returns the axes.
+    """
+    out = conv_output_size(size, kernel_size, stride, padding, dilation)
+    if ax is None:
+        ax = _new_figure(2.4, 2.6, 80).add_subplot()
+    full = size + 2 * padding
+    ax.add_patch(Rectangle((-0.5, -0.5), full, full, facecolor="#cccccc", edgecolor="none"))
+    ax.add_patch(Rectangle((padding - 0.5, padding - 0.5), size, size, facecolor="white", edgecolor="black"))
+    for line in range(full + 1):
+        ax.plot([line - 0.5] * 2, [-0.5, full - 0.5], color="#999999", linewidth=0.4)
+        ax.plot([-0.5, full - 0.5], [line - 0.5] * 2, color="#999999", linewidth=0.4)
+    shown = [(0, 0), (0, 1), (out - 1, out - 1)] if out > 1 else [(0, 0)]
+    for (i, j), colour, inset in zip(shown, ("tab:blue", "tab:orange", "tab:green"), (0.08, 0.2, 0.32)):
+        for a in range(kernel_size):
+            for b in range(kernel_size):
+                y, x = i * stride + a * dilation, j * stride + b * dilation
+                ax.add_patch(Rectangle((x - 0.5 + inset, y - 0.5 + inset), 1 - 2 * inset, 1 - 2 * inset,
+                                       facecolor=colour, alpha=0.75, edgecolor="none"))
+    ax.set_xlim(-0.6, full - 0.4)
+    ax.set_ylim(full - 0.4, -0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        ax.set_title(f"k={kernel_size} s={stride} p={padding} d={dilation}\noutput {out} x {out}", fontsize=8)
+    return ax

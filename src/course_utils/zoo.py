@@ -48,17 +48,12 @@ RECIPES: dict[str, Recipe] = {
                           description="LeNet-like conv5(8)-pool-conv5(16)-pool-fc on the 5000-digit MNIST subset"),
     # Chapter 4: natural-photo patches make first-layer filters oriented; the strong AdamW weight
     # decay wipes out the random initial pattern, so what remains is what the data put there.
-    "photo_small": Recipe("small", "photo_patches", {"n": 2000, "size": 32, "grayscale": True}, num_classes=18,
-                          image_size=32, epochs=16, lr=5e-3, weight_decay=1.0, batch_size=32,
-                          description="conv5(16)-pool-conv3(32)-pool-conv3(64)-GAP-fc: which of 18 photos a grey 32x32 patch is from"),
+    "photo_deep": Recipe("deep", "photo_patches", {"n": 2000, "size": 32, "grayscale": True}, num_classes=18,
+                         image_size=32, epochs=16, lr=5e-3, weight_decay=1.0, batch_size=32,
+                         description="conv5(16)-pool-conv3(32)-pool-conv3(32)-pool-conv3(64)-GAP-fc: which of 18 photos a grey 32x32 patch is from"),
     # Chapter 5b: telling arcs from straight lines at every orientation needs curve detectors.
     "arcs_deep": Recipe("deep", "lines_vs_arcs", {"n": 3000}, num_classes=2, image_size=32, max_shift=2, epochs=6,
                         description="conv5(16)-pool-conv3(32)-pool-conv3(32)-pool-conv3(64)-GAP-fc: line (0) vs arc (1), 32x32"),
-    # Chapter 5c: first layers trained on photo patches (which of 18 photos?) vs on digits. Strong
-    # weight decay shrinks what is left of the random initialisation, so learned filters show.
-    "photos_deep_wd": Recipe("deep", "photo_patches", {"n": 3000, "size": 32, "grayscale": True}, num_classes=18,
-                             image_size=32, epochs=8, lr=5e-3, weight_decay=2.0,
-                             description="the 'deep' net on 32x32 grey patches of 18 sample photos, label = which photo"),
 }
 
 

@@ -221,7 +221,8 @@ _WAIT_FOR_SCRIPTS_JS = """
 async (timeoutMs) => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const deadline = Date.now() + timeoutMs;
-  if (document.querySelector('.math')) {
+  // Wait only for scripts the page loads: a page missing one fails its check at once.
+  if (document.querySelector('.math') && document.querySelector('script[src*="mathjax" i]')) {
     while (!(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() < deadline) await sleep(50);
     if (window.MathJax && MathJax.startup && MathJax.startup.promise)
       await Promise.race([MathJax.startup.promise, sleep(Math.max(0, deadline - Date.now()))]);
@@ -229,7 +230,8 @@ async (timeoutMs) => {
   const views = () => Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'));
   const rendered = () => views().every((t) => t.previousElementSibling && t.previousElementSibling.classList.contains('widget-subarea')
                                               && t.previousElementSibling.children.length > 0);
-  while (views().length && !rendered() && Date.now() < deadline) await sleep(100);
+  const manager = document.querySelector('script[src*="embed-amd"], script[src*="html-manager"]');
+  while (manager && views().length && !rendered() && Date.now() < deadline) await sleep(100);
 }
 """
 

@@ -46,12 +46,13 @@ def check_output_size(learner) -> None:
 
 
 def edge_images(size: int = 16) -> dict[str, torch.Tensor]:
-    """Test images ``1 x 1 x size x size`` in [0, 1]: flat, and a step edge in four directions."""
+    """Test images ``1 x 1 x size x size`` in [0, 1]: flat grey, and a step edge in four directions
+    ("bright below" is a horizontal edge, dark above and bright below; "bright right" a vertical one)."""
     ramp = (torch.arange(size) >= size // 2).float()
     bright_right = ramp.view(1, -1).expand(size, size)
     bright_below = ramp.view(-1, 1).expand(size, size)
-    images = {"flat grey": torch.full((size, size), 0.5), "bright below (horizontal edge)": bright_below,
-              "bright above": 1 - bright_below, "bright right (vertical edge)": bright_right, "bright left": 1 - bright_right}
+    images = {"flat": torch.full((size, size), 0.5), "bright below": bright_below, "bright above": 1 - bright_below,
+              "bright right": bright_right, "bright left": 1 - bright_right}
     return {name: image[None, None].clone() for name, image in images.items()}
 
 
@@ -61,25 +62,27 @@ def edge_responses(kernel: torch.Tensor) -> dict[str, float]:
     return {name: float(F.conv2d(image, kernel.view(1, 1, *kernel.shape)).max()) for name, image in edge_images().items()}
 
 
-def check_edge_kernel(kernel) -> None:
-    """A ``3 x 3`` kernel that detects a horizontal edge with the bright side below.
+def check_edge_kernel(kernel, target: str = "bright above") -> None:
+    """A ``3 x 3`` kernel that detects the edge ``target`` (default: horizontal, bright side above).
 
-    Passes when the kernel gives 0 on a flat image, a positive response to "bright below", and
+    Passes when the kernel gives 0 on a flat image, a positive response to the target edge, and
     at most a quarter of that to each other edge (including the same edge upside down).
     """
     kernel = torch.as_tensor(kernel, dtype=torch.float32)
     if kernel.shape != (3, 3):
         raise CheckFailed(f"expected a 3 x 3 kernel, got shape {tuple(kernel.shape)}")
     responses = edge_responses(kernel)
-    target = responses.pop("bright below (horizontal edge)")
-    flat = responses.pop("flat grey")
+    if target not in responses or target == "flat":
+        raise ValueError(f"target must be one of {[n for n in responses if n != 'flat']}, got {target!r}")
+    name, target = target, responses.pop(target)
+    flat = responses.pop("flat")
     if abs(flat) > 1e-4:
         raise CheckFailed(f"a flat grey image should give 0, got {flat:.3g}: make the weights sum to 0")
     if target <= 1e-3:
-        raise CheckFailed(f"the edge with the bright side below should give a clearly positive response, got {target:.3g}")
+        raise CheckFailed(f"the target edge ('{name}') should give a clearly positive response, got {target:.3g}")
     for name, value in responses.items():
         if value > 0.25 * target:
             raise CheckFailed(f"the kernel also answers '{name}' with {value:.3g}, more than a quarter of its "
                               f"answer to the target edge ({target:.3g}): it is not specific to that edge")
-    passed(f"your kernel answers the target edge with {target:.3g} and at most "
+    passed(f"your kernel answers the target edge ('{name}') with {target:.3g} and at most "
            f"{max(responses.values()):.3g} to the other edges")

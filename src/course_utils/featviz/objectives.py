@@ -121,10 +121,13 @@ def direction(layer: str, vector: torch.Tensor, batch: int | None = None, cosine
 
 
 def diversity(layer: str) -> Objective:
-    """Minus each image's mean cosine similarity to the others' Gram matrices (style).
+    """Minus each image's mean cosine similarity to the others' Gram matrices ("style").
 
     Adding ``w * diversity(layer)`` pushes a batch of visualizations of one unit apart, so they
-    show different things that excite it (Olah et al. 2017). Needs a batch of at least 2.
+    show different things that excite it (Olah et al. 2017). The Gram matrix here is of the
+    mean-removed features (their covariance over positions): without centring, a shared
+    offset (biases, the positive mean after a ReLU) makes every Gram matrix alike and the term
+    has almost no gradient on small networks. Needs a conv layer and a batch of at least 2.
     """
     def fn(acts):
         a = acts[layer]
@@ -132,6 +135,7 @@ def diversity(layer: str) -> Objective:
             raise ValueError(f"diversity needs a conv layer and a batch of >= 2 images, got shape {tuple(a.shape)}")
         n, c = a.shape[:2]
         flat = a.reshape(n, c, -1)
+        flat = flat - flat.mean(-1, keepdim=True)                                # N x C x positions
         gram = F.normalize((flat @ flat.transpose(1, 2)).reshape(n, -1), dim=1)  # N x C*C, unit length
         similarity = gram @ gram.T                                              # N x N
         return -(similarity.sum(1) - similarity.diagonal()) / (n - 1)

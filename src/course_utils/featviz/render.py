@@ -44,7 +44,9 @@ class Rendering:
         return float(self.values.max()) / self.dataset_max
 
     def __repr__(self) -> str:
-        ref = "" if self.dataset_max is None else f", dataset max {self.dataset_max:.3g} (ratio {self.ratio_to_dataset:.2f})"
+        ratio = self.ratio_to_dataset
+        ref = "" if self.dataset_max is None else f", dataset max {self.dataset_max:.3g}"
+        ref += "" if ratio is None else f" (ratio {ratio:.2f})"
         return f"Rendering({self.objective}: {len(self.images)} images, achieved {float(self.values.max()):.3g}{ref})"
 
 
@@ -55,7 +57,8 @@ def objective_values(model: nn.Module, objective: Objective, images: torch.Tenso
     Meaningful for objectives without a ``batch=`` index and without ``diversity``.
     """
     check_eval_mode(model)
-    return torch.cat([objective(activations(model, images[i : i + batch_size], objective.layers))
+    device = next(model.parameters()).device
+    return torch.cat([objective(activations(model, images[i : i + batch_size].to(device), objective.layers)).cpu()
                       for i in range(0, len(images), batch_size)])
 
 
@@ -73,6 +76,7 @@ def render(
 ) -> Rendering:
     """Optimize ``param``'s images to maximize ``objective`` on ``model`` (in eval mode).
 
+    The progress bar shows the objective (summed over the batch) and the dataset maximum.
     ``param`` defaults to one Fourier image of the model's input shape (``model.in_channels``,
     ``model.image_size``). ``transforms`` defaults to :func:`standard_transforms` for that size;
     pass ``[]`` for none. ``seed`` fixes the random transforms (and nothing else: the
@@ -86,6 +90,10 @@ def render(
         if not hasattr(model, "image_size"):
             raise ValueError("pass param=...: the model has no image_size / in_channels to default to")
         param = make_image(1, model.in_channels, model.image_size)
+    dataset_max = None
+    if reference_images is not None:  # first, so the progress bar can show it
+        dataset_max = float(objective_values(model, objective, reference_images).max())
+    param = param.to(next(model.parameters()).device)
     size = param.shape[2:]
     transform = compose(standard_transforms(size) if transforms is None else transforms)
     generator = torch.Generator().manual_seed(seed)
@@ -96,20 +104,20 @@ def render(
         p.requires_grad_(False)
     history: list[float] = []
     try:
-        for _ in tqdm(range(steps), desc=f"render {objective.name}", disable=not progress, leave=False):
+        bar = tqdm(range(steps), desc=f"render {objective.name}", disable=not progress, leave=False)
+        for step in bar:
             images = transform(param(), generator)
             value = objective(activations(model, images, objective.layers)).sum()
             optimizer.zero_grad()
             (-value).backward()  # the optimizer minimizes, we want the maximum
             optimizer.step()
             history.append(float(value.detach()))
+            if progress and step % 16 == 0:
+                bar.set_postfix(value=f"{history[-1]:.3g}", dataset_max="-" if dataset_max is None else f"{dataset_max:.3g}")
     finally:
         for p, flag in zip(model.parameters(), requires):
             p.requires_grad_(flag)
     with torch.no_grad():
         final = param().detach()
         values = objective(activations(model, final, objective.layers))
-    dataset_max = None
-    if reference_images is not None:
-        dataset_max = float(objective_values(model, objective, reference_images).max())
-    return Rendering(final, values.detach(), history, dataset_max, objective.name)
+    return Rendering(final.cpu(), values.detach().cpu(), history, dataset_max, objective.name)

@@ -53,7 +53,8 @@ def jitter(d: int) -> Transform:
 
 def _affine(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """Apply ``N x 2 x 2`` matrices about the image centre, same size, bilinear, edge pixels repeated."""
-    theta = torch.cat([matrices, torch.zeros(len(matrices), 2, 1)], dim=2)  # N x 2 x 3
+    matrices = matrices.to(images.device, images.dtype)
+    theta = torch.cat([matrices, torch.zeros(len(matrices), 2, 1, device=images.device, dtype=images.dtype)], dim=2)  # N x 2 x 3
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
