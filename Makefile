@@ -4,7 +4,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Trained models are cached here, shared by the book build and the tests (see course_utils.zoo).
 export COURSE_UTILS_CACHE ?= $(CURDIR)/.zoo-cache
-export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
 .PHONY: book test env clean browser-deps bench
@@ -30,17 +29,15 @@ student: $(VENV)/.installed  ## the student edition, without solutions, into _st
 	$(BIN)/python -m course_utils.assign --book . _student $(if $(STUDENT_BRANCH),--branch $(STUDENT_BRANCH))
 	$(BIN)/jupyter-book build --all -W --keep-going _student
 
-# Browser tests (tests/browser/): Debian's chromium driven by the Python playwright package (no
-# browser download), plus MathJax and the ipywidgets scripts served from the test build so the
+# Browser tests (tests/browser/): Debian's chromium driven by the Python playwright package from
+# requirements.txt (no browser download), plus MathJax and the ipywidgets scripts served from the test build so the
 # pages render offline. Each step is skipped when already installed, so this is quick to repeat.
 BROWSER_DIR := .browser
-PLAYWRIGHT_VERSION := 1.65.2
 BROWSER_NPM := mathjax@3.2.2 @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 browser-deps: $(VENV)/.installed $(BROWSER_DIR)/.installed  ## headless Chromium + Playwright + offline JS for tests/browser
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
-	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/python -m pip install --quiet playwright==$(PLAYWRIGHT_VERSION)
 
 $(BROWSER_DIR)/.installed:
 	mkdir -p $(BROWSER_DIR)

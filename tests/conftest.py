@@ -2,7 +2,23 @@
 import os
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Same cache as `make book`, so the tests and the build never train a model twice.
 os.environ.setdefault("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache"))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module of tiny-tensor tests (``pytestmark = usefixtures("one_thread")``).
+
+    On a busy 2-core machine, two threads spend more time coordinating than computing on tensors
+    this small; one thread is faster and its timings do not swing with the load.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,13 +9,8 @@ from course_utils.checks import CheckFailed, ch05a
 from course_utils.dataset_examples import dataset_examples
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster, and does not thrash when the machine is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny tensors: one thread (conftest.py) avoids two threads' coordination cost on 2 busy cores.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,8 @@ from course_utils import featviz as fv
 from course_utils import hooks, models
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster, and does not thrash when the machine is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny tensors: one thread (conftest.py) avoids two threads' coordination cost on 2 busy cores.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tiny(in_channels=1, size=28, seed=0):

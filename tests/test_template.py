@@ -9,13 +9,8 @@ import torch.nn.functional as F
 from course_utils import photos, template
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids two threads' coordination cost on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny tensors: one thread (conftest.py) avoids two threads' coordination cost on 2 busy cores.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _edge(k=7):

@@ -16,20 +16,26 @@ def _to_numpy_image(image: torch.Tensor) -> np.ndarray:
     return image.numpy()
 
 
-def show_images(images, titles=None, ncols: int = 8, size: float = 1.2, cmap: str = "gray", vmin=None, vmax=None, suptitle: str | None = None):
-    """A grid of images (``N x C x H x W`` tensor or a list of ``C x H x W``/``H x W``). Returns the figure."""
-    images = list(images)
-    ncols = max(1, min(ncols, len(images)))
-    nrows = (len(images) + ncols - 1) // ncols
+def _image_grid(count: int, ncols: int, size: float, suptitle: str | None):
+    """A figure of ``count`` axes, ``ncols`` per row, axes switched off. Returns (figure, axes)."""
+    ncols = max(1, min(ncols, count))
+    nrows = (count + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for i, (ax, image) in enumerate(zip(axes.flat, images)):
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig, axes.flat[:count]
+
+
+def show_images(images, titles=None, ncols: int = 8, size: float = 1.2, cmap: str = "gray", vmin=None, vmax=None, suptitle: str | None = None):
+    """A grid of images (``N x C x H x W`` tensor or a list of ``C x H x W``/``H x W``). Returns the figure."""
+    images = list(images)
+    fig, axes = _image_grid(len(images), ncols, size, suptitle)
+    for i, (ax, image) in enumerate(zip(axes, images)):
         ax.imshow(_to_numpy_image(image), cmap=cmap, vmin=vmin, vmax=vmax)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
 
@@ -37,18 +43,12 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.2, cmap: st
 def show_signed(weights: torch.Tensor, ncols: int = 8, size: float = 1.0, titles=None, suptitle: str | None = None):
     """Kernels ``N x H x W`` in red (positive) / blue (negative), each scaled to its own max |w|."""
     weights = weights.detach().float().cpu()
-    ncols = max(1, min(ncols, len(weights)))
-    nrows = (len(weights) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, (ax, w) in enumerate(zip(axes.flat, weights)):
-        limit = float(w.abs().max()) or 1.0
+    fig, axes = _image_grid(len(weights), ncols, size, suptitle)
+    for i, (ax, w) in enumerate(zip(axes, weights)):
+        limit = float(w.abs().max()) or 1.0  # own scale: a weak kernel's pattern stays visible
         ax.imshow(w.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
 
