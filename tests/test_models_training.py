@@ -105,6 +105,28 @@ def test_zoo_trains_once_then_serves_from_cache(tmp_path, monkeypatch):
         zoo.pretrained("no_such_model")
 
 
+def test_zoo_weights_do_not_depend_on_the_callers_thread_count(tmp_path, monkeypatch):
+    """Same recipe and seed, same weights, whether a notebook set one thread or a test left two."""
+    monkeypatch.setitem(zoo.RECIPES, "tiny_shapes", zoo.Recipe(
+        "small", "shapes", {"n": 200, "size": 16}, num_classes=4, image_size=16, epochs=1))
+    threads_in_fit = []
+    real_fit = zoo.fit
+    monkeypatch.setattr(zoo, "fit", lambda *a, **k: threads_in_fit.append(torch.get_num_threads()) or real_fit(*a, **k))
+    before = torch.get_num_threads()
+    weights = []
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            monkeypatch.setenv("COURSE_UTILS_CACHE", str(tmp_path / f"threads{threads}"))
+            weights.append(zoo.pretrained("tiny_shapes", seed=3, progress=False).state_dict())
+            assert torch.get_num_threads() == threads  # the caller's setting is given back
+    finally:
+        torch.set_num_threads(before)
+    assert threads_in_fit == [1, 1]
+    for name in weights[0]:
+        assert torch.equal(weights[0][name], weights[1][name]), name
+
+
 def test_zoo_mnist_model_is_good():
     model = cu.pretrained("mnist_small")
     _, test = cu.zoo_data("mnist_small")
