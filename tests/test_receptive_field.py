@@ -70,3 +70,19 @@ def test_unsupported_layer_and_bad_name_fail_clearly():
         receptive_fields(net, 10)
     with pytest.raises(KeyError, match="valid layer names"):
         gradient_receptive_field(models.build_model("small"), "conv7", (1, 28, 28), 0, 0)
+
+
+@pytest.mark.parametrize("model,size", CASES, ids=["small", "lenet", "deep", "strided_dilated"])
+def test_chapter1_table_and_chapter4_arithmetic_agree(model, size):
+    """architecture.summary (chapter 1's table) and receptive_fields (chapter 4) give every layer
+    the same field: the book never shows two answers to one question."""
+    from course_utils import architecture
+
+    table = architecture.summary(model, (1, size, size))
+    fields = receptive_fields(model, size)
+    for name, field in fields.items():
+        row = table.row(name).field
+        if field.global_:
+            assert row.whole, name
+        else:
+            assert (row.whole, row.size, row.jump) == (False, field.size, field.jump), name

@@ -11,6 +11,9 @@ a layer with kernel ``k``, stride ``s`` and dilation ``d`` turns the receptive-f
 the jump ``j`` (input pixels between neighbouring units) into ``r + (k - 1) * d * j`` and ``j * s``.
 Elementwise layers change neither; global pooling and linear layers see the whole input. When
 branches run in parallel (GoogLeNet's Inception blocks) a block reports its widest branch.
+Chapter 4's :mod:`course_utils.receptive_field` applies the same rule to sequential models and
+also tracks where each unit's field sits (its centre), which it needs to crop image patches;
+``tests/test_receptive_field.py`` checks that the two agree.
 """
 from __future__ import annotations
 

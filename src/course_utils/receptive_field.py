@@ -9,7 +9,8 @@ walks the layers in order and keeps three numbers, all in input pixels:
   ``start_out = start_in + ((k - 1) / 2 * d - p) * j_in``;
 
 for a layer with kernel ``k``, stride ``s``, padding ``p`` and dilation ``d``. Elementwise layers
-(ReLU, ...) change nothing; global pooling, flattening and linear layers see the whole input.
+(ReLU, ...) and flattening (a reshape: each value still comes from the same pixels) change
+nothing; global pooling and linear layers see the whole input.
 :func:`gradient_receptive_field` measures the same thing independently, from gradients.
 """
 from __future__ import annotations
@@ -22,9 +23,10 @@ from torch import nn
 
 from .hooks import forward_to, get_layer
 
-# Layers that act on each value separately: they keep the receptive field as it is.
+# Layers that act on each value separately, or only reorder values (Flatten): they keep the
+# receptive field as it is.
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.Identity,
-                nn.Dropout, nn.Dropout2d, nn.BatchNorm2d)
+                nn.Dropout, nn.Dropout2d, nn.BatchNorm2d, nn.Flatten)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def receptive_fields(model: nn.Module, image_size: int | None = None) -> dict[st
             size += (k - 1) * d * jump
             start += ((k - 1) / 2 * d - p) * jump
             jump *= s
-        elif isinstance(layer, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)):
+        elif isinstance(layer, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Linear)):
             seen_global = True
         elif not isinstance(layer, _ELEMENTWISE) and not seen_global:
             raise ValueError(f"layer {name!r} ({type(layer).__name__}) has no receptive-field rule; "
