@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.conv import conv2d, conv2d_loops
+from course_utils.training import torch_threads
 
 REPEATS = 25
 
@@ -35,17 +36,13 @@ def _ratio(x: torch.Tensor, weight: torch.Tensor, padding: int, threads: int, cl
     torch_fn = lambda: F.conv2d(x, weight, bias, padding=padding)
     if not torch.allclose(ours_fn(), torch_fn(), atol=1e-4, rtol=1e-4):
         raise AssertionError("conv2d and F.conv2d disagree: not the same work")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         for _ in range(3):  # warm-up: allocator, kernels
             ours_fn(), torch_fn()
         ours, theirs = [], []
         for _ in range(REPEATS):
             ours.append(_time(ours_fn, clock))
             theirs.append(_time(torch_fn, clock))
-    finally:
-        torch.set_num_threads(previous)
     return statistics.median(ours), statistics.median(theirs), statistics.median(o / t for o, t in zip(ours, theirs))
 
 
@@ -64,13 +61,9 @@ def ratio_row(label: str, x_shape, w_shape, padding: int, goal) -> dict:
 def loops_row() -> dict:
     g = torch.Generator().manual_seed(0)
     x, weight = torch.rand(1, 2, 8, 8, generator=g), torch.randn(3, 2, 3, 3, generator=g)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny input: on a busy machine, waiting for a second thread dominates
-    try:
+    with torch_threads(1):  # a tiny input: on a busy machine, waiting for a second thread dominates
         value = statistics.median(_time(lambda: conv2d_loops(x, weight, padding=1), time.process_time) for _ in range(5))
         reference = statistics.median(_time(lambda: F.conv2d(x, weight, padding=1), time.process_time) for _ in range(200))
-    finally:
-        torch.set_num_threads(previous)
     return {"name": "conv2d_loops on a tiny input (reference)", "value": value * 1e3, "goal": None, "unit": "ms",
             "note": f"x (1, 2, 8, 8), weight (3, 2, 3, 3), padding 1; 1 thread CPU time: about "
                     f"{value / max(reference, 1e-7):,.0f}x the time of F.conv2d ({reference * 1e6:.0f} us)"}

@@ -38,21 +38,16 @@ def run() -> list[dict]:
 
 
 def _median_seconds(model, threads: int) -> float:
-    import torch
-
     from course_utils import featviz
+    from course_utils.training import torch_threads
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         featviz.render(model, featviz.channel(LAYER, 0), progress=False)  # warm-up
         seconds = []
         for unit in range(UNITS):
             start = time.perf_counter()
             featviz.render(model, featviz.channel(LAYER, unit), progress=False)
             seconds.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
     return statistics.median(seconds)
 
 if __name__ == "__main__":

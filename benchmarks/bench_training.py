@@ -22,7 +22,7 @@ from torch import nn
 from course_utils.data import mnist_subset
 from course_utils.datasets import make_loader
 from course_utils.models import ConvNet
-from course_utils.training import fit
+from course_utils.training import fit, torch_threads
 
 SEED, BATCH, LR, N_IMAGES, EPOCHS, REPEATS = 0, 64, 2e-3, 1024, 1, 7
 
@@ -60,9 +60,7 @@ def _timed(train, data) -> tuple[float, float, nn.Module]:
 
 def _compare(data, threads: int) -> dict[str, tuple[float, float]]:
     """Median (wall, CPU) seconds of fit and of the hand loop, runs interleaved, on `threads` threads."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         _timed(hand_loop, data), _timed(with_fit, data)  # warm-up: allocator, kernels, data cache
         runs: dict[str, list[tuple[float, float]]] = {"fit": [], "hand": []}
         for _ in range(REPEATS):
@@ -70,8 +68,6 @@ def _compare(data, threads: int) -> dict[str, tuple[float, float]]:
             runs["fit"].append(tuple(times))
             *times, hand = _timed(hand_loop, data)
             runs["hand"].append(tuple(times))
-    finally:
-        torch.set_num_threads(previous)
     if not all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), hand.state_dict().values())):
         raise AssertionError("fit and the hand-written loop ended with different weights: not the same work")
     return {name: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r)) for name, r in runs.items()}

@@ -14,6 +14,7 @@ import torch
 
 from course_utils import data, photos, widgets
 from course_utils.conv import KERNELS, kernel
+from course_utils.training import torch_threads
 
 STEPS = 40
 
@@ -61,8 +62,8 @@ def playground() -> dict:
 
 
 def run() -> list[dict]:
-    torch.set_num_threads(1)
-    return [sliding_grey(), sliding_rgb(), playground()]
+    with torch_threads(1):
+        return [sliding_grey(), sliding_rgb(), playground()]
 
 
 if __name__ == "__main__":

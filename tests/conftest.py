@@ -3,7 +3,8 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
+
+from course_utils.training import torch_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -18,7 +19,5 @@ def one_thread():
     On a busy 2-core machine, two threads spend more time coordinating than computing on tensors
     this small; one thread is faster and its timings do not swing with the load.
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield

@@ -21,13 +21,8 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "book" / "03_nonlinearity.ip
 @pytest.fixture(scope="module")
 def trained():
     """The chapter's two edge networks (identity and ReLU), trained once for this module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny model: one thread is faster on a busy 2-core machine
-    try:
-        train, test = expressiveness.edge_task()
-        nets = {act: expressiveness.train_edge_net(act, train, test, seed=0)[0] for act in ("identity", "relu")}
-    finally:
-        torch.set_num_threads(before)
+    train, test = expressiveness.edge_task()
+    nets = {act: expressiveness.train_edge_net(act, train, test, seed=0)[0] for act in ("identity", "relu")}
     return nets, test
 
 

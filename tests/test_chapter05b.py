@@ -97,7 +97,7 @@ def test_cutting_line_detector_inhibition_lets_lines_through(model, curves, unit
     after = tuning.curve_tuning(edited, "conv4")
     assert after.line[:, unit].max() > 1.5 * curves.line[:, unit].max()     # measured about 2x
     drop = float(curves.index[unit] - after.index[unit])
-    assert drop > 0.1    # measured 0.26 (0.13 for a model once trained on two threads, see zoo._one_cpu_thread)
+    assert drop > 0.1    # measured 0.26 (0.13 for a model once trained on two threads, zoo trains on one thread now)
     g = torch.Generator().manual_seed(0)
     random_drops = []
     for _ in range(20):

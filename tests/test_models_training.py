@@ -105,6 +105,20 @@ def test_zoo_trains_once_then_serves_from_cache(tmp_path, monkeypatch):
         zoo.pretrained("no_such_model")
 
 
+def test_torch_threads_sets_the_count_and_always_gives_it_back():
+    before = torch.get_num_threads()
+    with training.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="inside"):
+        with training.torch_threads(1):
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="count must be >= 1, got 0"):
+        with training.torch_threads(0):
+            pass
+
+
 def test_zoo_weights_do_not_depend_on_the_callers_thread_count(tmp_path, monkeypatch):
     """Same recipe and seed, same weights, whether a notebook set one thread or a test left two."""
     monkeypatch.setitem(zoo.RECIPES, "tiny_shapes", zoo.Recipe(
@@ -112,16 +126,12 @@ def test_zoo_weights_do_not_depend_on_the_callers_thread_count(tmp_path, monkeyp
     threads_in_fit = []
     real_fit = zoo.fit
     monkeypatch.setattr(zoo, "fit", lambda *a, **k: threads_in_fit.append(torch.get_num_threads()) or real_fit(*a, **k))
-    before = torch.get_num_threads()
     weights = []
-    try:
-        for threads in (2, 1):
-            torch.set_num_threads(threads)
+    for threads in (2, 1):
+        with training.torch_threads(threads):
             monkeypatch.setenv("COURSE_UTILS_CACHE", str(tmp_path / f"threads{threads}"))
             weights.append(zoo.pretrained("tiny_shapes", seed=3, progress=False).state_dict())
             assert torch.get_num_threads() == threads  # the caller's setting is given back
-    finally:
-        torch.set_num_threads(before)
     assert threads_in_fit == [1, 1]
     for name in weights[0]:
         assert torch.equal(weights[0][name], weights[1][name]), name

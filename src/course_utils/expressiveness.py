@@ -14,7 +14,7 @@ import torch
 from .datasets import ImageDataset
 from .models import ConvNet
 from .synthetic import oriented_edges
-from .training import History, fit
+from .training import History, fit, torch_threads
 
 # conv5(8) -> act -> 2x2 average pool -> conv3(16) -> act -> global average pool -> fc.
 # Average pooling, not max pooling: with activation="identity" the whole net is then affine,
@@ -39,10 +39,12 @@ def edge_net(activation: str = "relu", size: int = 24, seed: int = 0) -> ConvNet
 def train_edge_net(activation: str, train: ImageDataset, test: ImageDataset, seed: int = 0) -> tuple[ConvNet, History]:
     """:func:`edge_net` trained with :func:`~course_utils.training.fit` and :data:`EDGE_TRAINING`.
 
-    Returned on the CPU in eval mode (``fit`` may have used a GPU), ready for analysis.
+    Returned on the CPU in eval mode (``fit`` may have used a GPU), ready for analysis. Trained on
+    one CPU thread, like the model zoo, so the chapter and its tests get the same weights.
     """
     model = edge_net(activation, train.images.shape[-1], seed)
-    history = fit(model, train, test, seed=seed, progress=False, **EDGE_TRAINING)
+    with torch_threads(1):
+        history = fit(model, train, test, seed=seed, progress=False, **EDGE_TRAINING)
     return model.cpu().eval(), history
 
 

@@ -53,18 +53,27 @@ def check_eval_mode(model: nn.Module) -> None:
         )
 
 
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the wanted layer has run."""
+
+
 @contextmanager
-def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+def capture(model: nn.Module, layers: Sequence[str], stop_when_complete: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Within the ``with`` block, each forward pass stores ``layers``' outputs in the yielded dict.
 
     The stored tensors keep their graph, so gradients can flow through them (feature
-    visualization needs that); the hooks are removed when the block ends, even on error.
+    visualization needs that); the hooks are removed when the block ends, even on error. With
+    ``stop_when_complete`` the forward pass stops (raising ``_StopForward``, see
+    :func:`activations`) as soon as every layer has been stored.
     """
+    layers = list(dict.fromkeys(layers))
     store: dict[str, torch.Tensor] = {}
     handles = []
     for name in layers:
         def hook(module, inputs, output, name=name):
             store[name] = output
+            if stop_when_complete and len(store) == len(layers):
+                raise _StopForward
         handles.append(get_layer(model, name).register_forward_hook(hook))
     try:
         yield store
@@ -91,10 +100,6 @@ def record(model: nn.Module, images: torch.Tensor, layers: Sequence[str] | str, 
     return {name: torch.cat(parts) for name, parts in chunks.items()}
 
 
-class _StopForward(Exception):
-    """Raised by a hook to end a forward pass once the wanted layer has run."""
-
-
 def activations(model: nn.Module, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
     """``layers``' outputs for ``images: N x C x H x W``, *with* their graph, skipping later layers.
 
@@ -103,21 +108,11 @@ def activations(model: nn.Module, images: torch.Tensor, layers: Sequence[str]) -
     network when the loop calls it hundreds of times.
     """
     layers = list(dict.fromkeys(layers))
-    store: dict[str, torch.Tensor] = {}
-    handles = []
-    for name in layers:
-        def hook(module, inputs, output, name=name):
-            store[name] = output
-            if len(store) == len(layers):
-                raise _StopForward
-        handles.append(get_layer(model, name).register_forward_hook(hook))
-    try:
-        model(images)
-    except _StopForward:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
+    with capture(model, layers, stop_when_complete=True) as store:
+        try:
+            model(images)
+        except _StopForward:
+            pass
     missing = [name for name in layers if name not in store]
     if missing:  # e.g. a layer the forward pass never calls
         raise RuntimeError(f"layers {missing} did not run during the forward pass")

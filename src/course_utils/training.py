@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -37,6 +38,25 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the ``with`` block on ``count`` torch CPU threads, then give back the caller's setting.
+
+    Two uses in the course. Repeatability: several threads split a sum differently from one
+    setting to the next, so one seed gives other last digits on 1 and on 2 threads, and training
+    amplifies them; training on one thread makes the weights depend only on the seed. Speed: for
+    the course's tiny tensors a second thread costs more in coordination than it saves.
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from .data import load_dataset, random_shift
 from .datasets import ImageDataset
 from .models import build_model, ConvNet
-from .training import History, fit, load_checkpoint, save_checkpoint
+from .training import History, fit, load_checkpoint, save_checkpoint, torch_threads
 
 
 @dataclass(frozen=True)
@@ -102,29 +101,12 @@ def pretrained(name: str, seed: int = 0, progress: bool = True) -> ConvNet:
     augment = (lambda x, g: random_shift(x, recipe.max_shift, g)) if recipe.max_shift else None
     if progress:
         print(f"zoo: training {name!r} (seed {seed}) on first use; cached at {path}")
-    with _one_cpu_thread():
+    with torch_threads(1):  # the weights then depend only on the recipe and the seed, on any machine
         history = fit(model, train, test, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
                       batch_size=recipe.batch_size, seed=seed, augment=augment, progress=progress)
     model.cpu()
     save_checkpoint(model, path, {"recipe": asdict(recipe), "seed": seed, "history": history.to_dict()})
     return model.eval()
-
-
-@contextmanager
-def _one_cpu_thread():
-    """Run the block on one torch CPU thread, then restore the caller's setting.
-
-    Several threads split sums differently from one run to the next setting, so the same seed
-    gave different weights in a notebook (one thread) and in a test (two): the last digits
-    differ after one batch and training amplifies them. One thread makes the zoo's weights depend
-    only on the recipe and the seed; the models are so small that it is not slower.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def training_history(name: str, seed: int = 0) -> History:
