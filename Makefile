@@ -47,8 +47,9 @@ $(BROWSER_DIR)/.installed:
 bench: $(VENV)/.installed  ## speed figures of benchmarks/bench_*.py; prints a table, keeps it in benchmarks/README.md
 	$(BIN)/python benchmarks/run.py
 
+# Two lanes side by side, one per core (tools/run_tests.py): the book builds, and the rest.
 test: $(VENV)/.installed browser-deps  ## the whole test suite, including a full book build
-	$(BIN)/python -m pytest -q
+	$(BIN)/python tools/run_tests.py
 
 clean:
 	rm -rf _build .zoo-cache .pytest_cache

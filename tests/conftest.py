@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Same cache as `make book`, so the tests and the build never train a model twice.
 os.environ.setdefault("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache"))
+# No test downloads the published weights from the web (tests/test_published.py serves its own).
+os.environ.setdefault("COURSE_UTILS_WEIGHTS_URL", "off")
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +23,4 @@ def one_thread():
     """
     with torch_threads(1):
         yield
+

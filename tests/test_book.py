@@ -1,4 +1,5 @@
 """The book's spine: table of contents, committed notebooks, Colab cell, and the build itself."""
+import json
 import subprocess
 import sys
 import types
@@ -9,6 +10,9 @@ import pytest
 import yaml
 
 from course_utils import colab
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import bookcheck  # noqa: E402  (tools/bookcheck.py: checks of the chapters' text)
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -23,8 +27,25 @@ def _toc_files():
 
 def test_toc_lists_every_chapter_and_only_existing_files():
     files = _toc_files()
-    assert sorted(files) == sorted(f"book/{p.stem}" for p in NOTEBOOKS)
-    assert len(files) >= 7
+    chapters = [f for f in files if (ROOT / f"{f}.ipynb").is_file()]
+    assert sorted(chapters) == sorted(f"book/{p.stem}" for p in NOTEBOOKS)
+    assert all((ROOT / f"{f}.ipynb").is_file() or (ROOT / f"{f}.md").is_file() for f in files)
+    assert len(chapters) >= 7
+    assert files[-1] == "book/claims", "the claims ledger is the last page"
+
+
+def test_no_measured_number_is_typed_into_the_prose():
+    typed = [t for nb in NOTEBOOKS for t in bookcheck.typed_numbers(nb)]
+    assert typed == [], "numbers typed into markdown (print them from a cell):\n" + "\n".join(typed)
+
+
+def test_the_number_finder_finds_typed_numbers(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        "Accuracy rises to 95% (from 0.56), in section 1.2, for $x = 0.5$ and `0.7`.")]
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    found = bookcheck.typed_numbers(tmp_path / "nb.ipynb")
+    assert len(found) == 2 and "95%" in found[0] and "0.56" in found[1]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -67,13 +88,16 @@ def test_setup_cell_installs_only_in_colab_and_only_once(monkeypatch, in_colab, 
         assert colab.install_url() in calls[0] and "torch" not in calls[0]
 
 
-def _mini_book(tmp_path: Path, code: str) -> Path:
+def _mini_book(tmp_path: Path, code: str, ledger: bool = False) -> Path:
     """A one-notebook book that uses this repository's _config.yml settings."""
     tmp_path.mkdir(parents=True)
     (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/nb\n")
+    toc = "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/nb\n"
+    (tmp_path / "_toc.yml").write_text(toc + ("  - file: book/claims\n" if ledger else ""))
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    if ledger:
+        (tmp_path / "book" / "claims.md").write_text((BOOK / "claims.md").read_text())
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -93,3 +117,43 @@ def test_a_raising_cell_fails_the_build(tmp_path):
     passing = _build(_mini_book(tmp_path / "good", "print(6 * 7)"))
     assert passing.returncode == 0, passing.stdout[-3000:] + passing.stderr[-3000:]
     assert "42" in (tmp_path / "good" / "_build" / "html" / "book" / "nb.html").read_text()
+
+
+CLAIMS_CELL = """from course_utils import claims
+claims.claim("mini-pool", "C7", "max pooling lowers the shift change", value=0.68,
+             baseline=0.83, vs="subsampling", bound=claims.below(0.78))
+claims.claim("mini-topic", "superposition", "more features than dimensions", value=12,
+             bound=claims.at_least(6))
+claims.cited("mini-cited", "C17", "features align with intuition", citation="Olah et al. 2020")
+"""
+
+
+@pytest.mark.slow
+def test_a_false_claim_fails_the_build_naming_it(tmp_path):
+    code = CLAIMS_CELL + ("claims.claim('mini-false', 'C13', 'cutting the line detectors lowers "
+                          "the curve index', value=0.12, bound=claims.above(0.2))\n")
+    failing = _build(_mini_book(tmp_path / "false", code, ledger=True))
+    log = failing.stdout + failing.stderr
+    assert failing.returncode != 0
+    assert "ClaimFailed" in log and "claim mini-false (C13) does not hold" in log
+    assert "measured 0.12, holds if > 0.2" in log
+
+
+@pytest.mark.slow
+def test_the_ledger_page_and_claims_json_come_from_the_build(tmp_path):
+    book = _mini_book(tmp_path / "true", CLAIMS_CELL, ledger=True)
+    built = _build(book)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    html_dir = book / "_build" / "html"
+    records = {r["id"]: r for r in json.loads((html_dir / "claims.json").read_text())}
+    assert set(records) == {"mini-pool", "mini-topic", "mini-cited"}
+    pool = records["mini-pool"]
+    assert (pool["chapter"], pool["source_claim"], pool["value"], pool["baseline"]) == (
+        "book/nb", "C7", 0.68, 0.83)
+    assert pool["bound"] == "< 0.78" and pool["holds"] and pool["url"] == "book/nb.html#claim-mini-pool"
+    assert records["mini-topic"]["topic"] == "superposition"
+    ledger = (html_dir / "book" / "claims.html").read_text()
+    assert 'href="nb.html#claim-mini-pool"' in ledger and 'id="claim-mini-pool"' in (
+        html_dir / "book" / "nb.html").read_text()
+    assert "C7: pooling reduces dimensionality" in ledger and "superposition" in ledger
+    assert "not demonstrated" in ledger and "C1: a convolution output" in ledger.split("not demonstrated")[1]

@@ -196,3 +196,34 @@ def test_expanded_weights_crop_keeps_zero_weights_inside_the_window(model):
     assert torch.allclose(expanded, edited.conv3.weight[6].detach(), atol=1e-6)
     with pytest.raises(ValueError, match="outside"):
         circuits.expanded_weights(model, "pool2", "conv3", 6, position=(8, 0))
+
+
+def test_predicted_edit_responses_equal_edited_networks(model, images):
+    """The fast path for many cuts: each row equals an edited network and the one-edit prediction."""
+    sets = [[0, 5, 9], [], [31], list(range(32))]
+    fast = iv.predicted_edit_responses(model, images, "conv3", 4, sets, factor=0.0)
+    assert fast.shape == (4, 12)
+    for row, chosen in zip(fast, sets):
+        edited = iv.edited_copy(model, "conv3", 4, chosen, factor=0.0)
+        measured = tuning.stimulus_responses(edited, images, "conv3")[:, 4]
+        assert torch.allclose(row, measured, atol=1e-5), chosen
+        single = iv.predicted_edit_response(model, images, "conv3", 4, chosen, 0.0)
+        assert torch.allclose(row, single, atol=1e-6)
+    flipped = iv.predicted_edit_responses(model, images, "conv3", 4, [[2, 3]], factor=-1.0)[0]
+    edited = iv.edited_copy(model, "conv3", 4, [2, 3], factor=-1.0)
+    assert torch.allclose(flipped, tuning.stimulus_responses(edited, images, "conv3")[:, 4], atol=1e-5)
+    assert iv.predicted_edit_responses(model, images, "conv3", 4, []).shape == (0, 12)
+
+
+def test_net_input_similarity_is_the_cosine_of_summed_maps(model):
+    sim = circuits.net_input_similarity(model, "conv3")
+    net = model.conv3.weight.detach().sum((2, 3))
+    assert sim.shape == (32, 32)
+    assert torch.allclose(sim.diagonal(), torch.ones(32), atol=1e-5)
+    assert torch.allclose(sim, sim.T, atol=1e-6)
+    reference = F.cosine_similarity(net[3], net[17], dim=0)
+    assert sim[3, 17] == pytest.approx(float(reference), abs=1e-5)
+    edited = iv.edited_copy(model, "conv3", 1, [], 1.0)
+    with torch.no_grad():
+        edited.conv3.weight[1] = -2.0 * edited.conv3.weight[0]   # same inputs, opposite signs
+    assert circuits.net_input_similarity(edited, "conv3")[0, 1] == pytest.approx(-1.0, abs=1e-5)

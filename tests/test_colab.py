@@ -139,6 +139,8 @@ def colab_kernel(tmp: Path, venv: Path, clone: Path, monkeypatch) -> str:
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "COURSE_UTILS_CACHE": os.environ.get("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache")),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        # On Colab the zoo would fetch the published weights; here nothing goes to the web.
+        "COURSE_UTILS_WEIGHTS_URL": "off",
     }
     spec = tmp / "jupyter" / "kernels" / "colab-like"
     spec.mkdir(parents=True)

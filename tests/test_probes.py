@@ -92,3 +92,27 @@ def test_nmf_recovers_planted_groups():
     assert (match.max(1).values > 0.99).all()
     with pytest.raises(ValueError, match="non-negative"):
         probes.nmf_directions(acts - 1, 3)
+
+
+def test_gaussian_projection_is_seeded_with_variance_one_over_out():
+    p = probes.gaussian_projection(400, 50, seed=2)
+    assert p.shape == (400, 50) and torch.equal(p, probes.gaussian_projection(400, 50, seed=2))
+    assert not torch.equal(p, probes.gaussian_projection(400, 50, seed=3))
+    assert (p**2).mean().item() == pytest.approx(1 / 50, rel=0.05)   # E[p^2] = 1 / out
+    with pytest.raises(ValueError, match="at least 1"):
+        probes.gaussian_projection(10, 0)
+
+
+def test_projected_probe_accuracy_is_the_mean_over_seeded_draws():
+    x, y = _blobs(dim=30, spread=1.5)
+    reference = [probes.probe_accuracy(x[:400] @ probes.gaussian_projection(30, 4, 7 + i), y[:400],
+                                       x[400:] @ probes.gaussian_projection(30, 4, 7 + i), y[400:])
+                 for i in range(3)]
+    got = probes.projected_probe_accuracy(x[:400], y[:400], x[400:], y[400:], 4, draws=3, seed=7)
+    assert got == pytest.approx(sum(reference) / 3)
+    # fewer random features lose information: 1 dimension cannot separate 3 clusters in 30
+    one = probes.projected_probe_accuracy(x[:400], y[:400], x[400:], y[400:], 1, draws=3)
+    full = probes.projected_probe_accuracy(x[:400], y[:400], x[400:], y[400:], 30, draws=3)
+    assert full > one + 0.1
+    with pytest.raises(ValueError, match="same D"):
+        probes.projected_probe_accuracy(x[:400], y[:400], x[400:, :5], y[400:], 4)

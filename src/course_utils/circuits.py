@@ -269,3 +269,15 @@ def permutation_correlation(x: torch.Tensor, y: torch.Tensor, n_permutations: in
     g = torch.Generator().manual_seed(seed)
     shuffles = torch.rand(n_permutations, len(y), generator=g).argsort(1)  # one permutation per row
     return float(x @ y), y[shuffles] @ x
+
+
+def net_input_similarity(model: nn.Module, layer: str) -> torch.Tensor:
+    """Cosine similarity of every pair of output channels of conv ``layer``, each described by
+    its net input weights (each ``k x k`` map summed, as in :func:`weight_maps`): ``C_out x C_out``.
+
+    Two units built from the same inputs with the same signs score near 1; units reading
+    unrelated inputs score near 0 (chapter 5b: the curve detectors of one layer are redundant).
+    """
+    net = conv_layer(model, layer).weight.detach().sum((2, 3))    # C_out x C_in
+    unit = F.normalize(net, dim=1)
+    return unit @ unit.T

@@ -11,6 +11,18 @@ from __future__ import annotations
 REPOSITORY_URL = "https://github.com/cnn-mech-interp/cnn-mech-interp-course"
 # The tag or commit the published book was built from; bump it with each release of the book.
 BOOK_REF = "main"
+# Where the book built from BOOK_REF is published (GitHub Pages, .github/workflows/book.yml).
+BOOK_URL = "https://cnn-mech-interp.github.io/cnn-mech-interp-course"
+
+
+def weights_url(ref: str = BOOK_REF) -> str:
+    """The folder of the published book that holds its trained weights (``zoo/manifest.json``).
+
+    The Pages workflow publishes the book of ``main`` at the site's root.
+    """
+    if ref != "main":
+        return f"{BOOK_URL}/{ref}/zoo/"
+    return f"{BOOK_URL}/zoo/"
 
 
 def install_url(ref: str = BOOK_REF) -> str:
@@ -22,6 +34,8 @@ def setup_cell_source(ref: str = BOOK_REF) -> str:
     """The source of the first code cell of every chapter."""
     return (
         "# Set-up for Google Colab: installs the course package (hidden in the HTML book).\n"
+        "# In Colab the trained models download from the published book in seconds (checksums\n"
+        "# verified); elsewhere, or offline, each trains once on first use and is cached.\n"
         "import importlib.util, sys\n"
         'if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:\n'
         f'    %pip install --quiet "{install_url(ref)}"'

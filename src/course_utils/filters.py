@@ -59,7 +59,11 @@ def low_frequency_energy(weights: torch.Tensor, cutoff: float = 0.25) -> torch.T
     return ((power * low).sum((-2, -1)) / power.sum((-2, -1)).clamp(min=1e-12)).float()
 
 
-def fraction_oriented(weights: torch.Tensor, threshold: float = 0.3) -> float:
+# One definition for the whole book: a filter is "oriented" when its selectivity index exceeds this.
+ORIENTED_THRESHOLD = 0.3
+
+
+def fraction_oriented(weights: torch.Tensor, threshold: float = ORIENTED_THRESHOLD) -> float:
     """Fraction of filters in ``weights: F x C x k x k`` with orientation selectivity above ``threshold``."""
     return float((orientation_selectivity(weights) > threshold).float().mean())
 

@@ -183,3 +183,39 @@ def nmf_directions(acts: torch.Tensor, k: int, seed: int = 0, max_iter: int = 40
     explained = 1.0 - model.reconstruction_err_**2 / float((samples**2).sum())
     maps = torch.tensor(weights, dtype=torch.float32).reshape(n, h, w, k).permute(0, 3, 1, 2)
     return NMFResult(torch.tensor(model.components_, dtype=torch.float32), maps, float(explained))
+
+
+def gaussian_projection(in_features: int, out_features: int,
+                      seed: int = 0) -> torch.Tensor:
+    """A random linear map ``in_features x out_features``, entries N(0, 1 / out_features).
+
+    ``x @ gaussian_projection(D, d)`` turns ``N x D`` data into ``d`` random features. Chapter 4
+    uses it as the baseline of a probe on a layer with ``d`` features: a probe with more features
+    has an easier job, so a layer is compared with the pixels at the same dimension.
+    """
+    if in_features < 1 or out_features < 1:
+        raise ValueError(f"a projection needs at least 1 input and 1 output feature, "
+                         f"got {in_features} x {out_features}")
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(in_features, out_features, generator=g) / out_features**0.5
+
+
+def projected_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                             test_y: torch.Tensor, dim: int, draws: int = 5, seed: int = 0,
+                             kind: str = "ridge", alpha: float = 1.0) -> float:
+    """Mean probe accuracy on ``dim`` random projections of ``train_x, test_x: N x D``.
+
+    Draw ``i`` projects both sets with :func:`gaussian_projection` ``(D, dim, seed + i)`` and fits
+    :func:`probe_accuracy` on the result; the mean over ``draws`` draws is returned.
+    """
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(f"train_x and test_x must be N x D with the same D, got "
+                         f"{tuple(train_x.shape)} and {tuple(test_x.shape)}")
+    accuracies = []
+    for i in range(draws):
+        projection = gaussian_projection(train_x.shape[1], dim, seed + i)   # D x dim
+        accuracies.append(probe_accuracy(train_x.float() @ projection, train_y,
+                                         test_x.float() @ projection, test_y, kind, alpha))
+    return sum(accuracies) / draws

@@ -2,7 +2,9 @@
 
 A chapter or a test asks ``pretrained("mnist_small", seed=0)``. The first request trains the
 model (seconds on a CPU) and saves it; every later request, from any notebook or test, loads
-the file. The cache key includes the whole recipe, so changing a recipe retrains.
+the file. The cache key includes the whole recipe, so changing a recipe retrains. In Colab (or
+with ``COURSE_UTILS_WEIGHTS_URL``) a missing model is first downloaded from the published book,
+checksum verified (``course_utils.published``), so a learner gets the book's own weights.
 Cache folder: ``$COURSE_UTILS_CACHE``, else ``~/.cache/course_utils``.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from .data import load_dataset, random_shift
 from .datasets import ImageDataset
+from . import published
 from .models import build_model, ConvNet
 from .training import History, fit, load_checkpoint, save_checkpoint, torch_threads
 
@@ -93,7 +96,7 @@ def pretrained(name: str, seed: int = 0, progress: bool = True) -> ConvNet:
     """The zoo model ``name`` trained with ``seed``, in eval mode on the CPU (cached on disk)."""
     path = checkpoint_path(name, seed)
     model = untrained(name, seed)
-    if path.exists():
+    if path.exists() or _download_published(name, seed, path, progress):
         load_checkpoint(model, path)
         return model.eval()
     recipe = _recipe(name)
@@ -107,6 +110,34 @@ def pretrained(name: str, seed: int = 0, progress: bool = True) -> ConvNet:
     model.cpu()
     save_checkpoint(model, path, {"recipe": asdict(recipe), "seed": seed, "history": history.to_dict()})
     return model.eval()
+
+
+def _download_published(name: str, seed: int, path: Path, progress: bool) -> bool:
+    """Fetch the book's own checkpoint into ``path`` where allowed; False means train it here."""
+    url = published.weights_url()
+    if url is None:
+        return False
+    try:
+        published.fetch(name, seed, asdict(_recipe(name)), path, url, progress)
+    except published.WeightsUnavailable as error:
+        print(f"zoo: published weights not used ({error}); training {name!r} here instead")
+        return False
+    if progress:
+        print(f"zoo: {name!r} (seed {seed}) downloaded from the published book, checksum verified")
+    return True
+
+
+def cached_models() -> list[dict]:
+    """Every checkpoint in the cache trained with a current recipe: name, seed, recipe, path."""
+    found = []
+    for name in RECIPES:
+        prefix, digest = checkpoint_path(name, 0).name.split("-seed0-")
+        for path in sorted(cache_dir().glob(f"{prefix}-seed*-{digest}")):
+            seed = path.name[len(prefix) + len("-seed"):].split("-")[0]
+            if seed.isdigit():
+                found.append({"name": name, "seed": int(seed), "recipe": asdict(RECIPES[name]),
+                              "path": path})
+    return found
 
 
 def training_history(name: str, seed: int = 0) -> History:

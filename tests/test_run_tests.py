@@ -1,0 +1,21 @@
+"""tools/run_tests.py: the two lanes' closing lines add up, and a failure is never lost."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import run_tests  # noqa: E402
+
+
+def test_counts_read_pytests_closing_line():
+    log = "....F\nFAILED tests/x.py::t\n3 failed, 560 passed, 2 skipped, 1 error in 600.1s (0:10:00)\n"
+    assert run_tests.counts(log) == {"passed": 560, "failed": 3, "errors": 1, "skipped": 2}
+
+
+def test_a_lane_without_a_closing_line_counts_nothing():
+    assert run_tests.counts("Traceback (most recent call last):\n") == {
+        "passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+
+
+def test_lanes_that_ran_no_test_fail_the_run(capsys):
+    assert run_tests.main(["-k", "no_test_has_this_name", "-p", "no:cacheprovider"]) == 1
+    assert capsys.readouterr().out.rstrip().splitlines()[-1] == "total: 0 passed, 1 failed"

@@ -1,0 +1,67 @@
+"""The whole test suite in two lanes that run side by side, one per core (`make test`).
+
+- lane "book": the tests that build the book (tests/browser/: one offline build of the whole
+  book, every chapter executed, shared by the browser, link, ledger and page tests) and the
+  student edition (it builds the book once more, without solutions);
+- lane "rest": everything else, the Colab-like run of every chapter included.
+
+Each lane executes the chapters at most once more, and most of their work is one CPU thread, so
+two lanes on two cores take about the time of the longer one. The "rest" lane prints as it
+goes; the "book" lane's output follows when it is done. The last line adds both up, and the
+exit status is non-zero if either lane failed. Extra arguments go to both pytest runs.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK_LANE = ["tests/browser", "tests/test_student_edition.py"]
+_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
+
+
+def pytest(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", *args]
+
+
+def counts(output: str) -> dict[str, int]:
+    """The numbers of pytest's closing line ('3 failed, 560 passed, 2 skipped in 600s')."""
+    closing = [line for line in output.splitlines() if re.search(r" in [\d.]+s", line)]
+    found = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+    for number, kind in _COUNT.findall(closing[-1] if closing else ""):
+        found["errors" if kind.startswith("error") else kind] += int(number)
+    return found
+
+
+def main(extra: list[str]) -> int:
+    ignore = [f"--ignore={path}" for path in BOOK_LANE]
+    with tempfile.TemporaryFile("w+") as book_log:
+        book = subprocess.Popen(pytest(*BOOK_LANE, *extra), cwd=ROOT, stdout=book_log,
+                                stderr=subprocess.STDOUT, text=True)
+        rest = subprocess.Popen(pytest(*ignore, *extra), cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        rest_output = []
+        for line in rest.stdout:  # shown as it comes, kept for the total
+            print(line, end="", flush=True)
+            rest_output.append(line)
+        rest.wait()
+        book.wait()
+        book_log.seek(0)
+        book_output = book_log.read()
+    print("\n--- lane book: " + " ".join(BOOK_LANE) + "\n" + book_output, end="")
+    rest_counts, book_counts = counts("".join(rest_output)), counts(book_output)
+    total = {k: rest_counts[k] + book_counts[k] for k in rest_counts}
+    # pytest exits 5 when a lane collected no test: that is a failure here too.
+    status = 0 if rest.returncode == book.returncode == 0 else 1
+    if status and not total["failed"] + total["errors"]:
+        total["errors"] += 1
+    print(f"total: {total['passed']} passed, {total['failed'] + total['errors']} failed"
+          + (f", {total['skipped']} skipped" if total["skipped"] else ""))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
