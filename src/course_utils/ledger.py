@@ -104,13 +104,13 @@ def _ledger_nodes(app, records: list[dict]) -> list[nodes.Node]:
     missing = []
     for key, title in groups:
         rows = [r for r in records if key in (r["source_claim"], r["topic"])]
+        if key in claims.SOURCE_CLAIMS and not any(r["kind"] == "measured" for r in rows):
+            missing.append(title + (" (cited from the literature only)" if rows else ""))
         if not rows:
-            if key in claims.SOURCE_CLAIMS:
-                missing.append(title)
             continue
         out.append(nodes.rubric(text=title, ids=[f"ledger-{key.lower()}"]))
         out.append(_table(rows, titles))
-    out.append(nodes.rubric(text="Claims of the source text not demonstrated in this build"))
+    out.append(nodes.rubric(text="Claims of the source text not demonstrated (measured) in this build"))
     if missing:
         out.append(nodes.bullet_list("", *(nodes.list_item("", nodes.paragraph(text=t))
                                            for t in missing)))
@@ -123,11 +123,11 @@ def _summary(records: list[dict]) -> nodes.paragraph:
     measured = [r for r in records if r["kind"] == "measured"]
     with_baseline = sum(r["baseline"] is not None for r in measured)
     holding = sum(r["holds"] for r in records)
-    served = {r["source_claim"] for r in records if r["source_claim"]}
+    served = {r["source_claim"] for r in measured if r["source_claim"]}
     return nodes.paragraph(text=(
         f"{len(records)} claims in this build: {len(measured)} measured ({with_baseline} of them "
         f"against a baseline) and {len(records) - len(measured)} from the literature; "
-        f"{holding} of {len(records)} hold. They serve {len(served)} of the "
+        f"{holding} of {len(records)} hold. The measured ones demonstrate {len(served)} of the "
         f"{len(claims.SOURCE_CLAIMS)} claims of the source text."))
 
 

@@ -69,4 +69,7 @@ def test_each_claim_shows_next_to_its_cell_and_in_the_ledger(records, book_html)
         assert f'id="claim-{record["id"]}"' in page, f"{record['id']} is not on its chapter's page"
         chapter_page = record["chapter"].split("/")[-1]
         assert f'href="{chapter_page}.html#claim-{record["id"]}"' in ledger, record["id"]
-    assert "not demonstrated" in ledger
+    measured = {r["source_claim"] for r in records if r["kind"] == "measured"}
+    not_demonstrated = ledger.split("not demonstrated")[1]
+    for key in claims.SOURCE_CLAIMS:
+        assert (f"{key}:" in not_demonstrated) == (key not in measured), key
