@@ -42,10 +42,11 @@ def test_no_measured_number_is_typed_into_the_prose():
 def test_the_number_finder_finds_typed_numbers(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(
-        "Accuracy rises to 95% (from 0.56), in section 1.2, for $x = 0.5$ and `0.7`.")]
+        "Accuracy rises to 95% (from 0.56), in section 1.2, for $x = 0.5$ and `0.7`."),
+        nbformat.v4.new_markdown_cell("### A heading 2.5\nThe text under it says 0.31.")]
     nbformat.write(nb, tmp_path / "nb.ipynb")
     found = bookcheck.typed_numbers(tmp_path / "nb.ipynb")
-    assert len(found) == 2 and "95%" in found[0] and "0.56" in found[1]
+    assert len(found) == 3 and "95%" in found[0] and "0.56" in found[1] and "0.31" in found[2]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

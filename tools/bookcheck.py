@@ -23,9 +23,12 @@ MAX_LINE = 88
 FOLDED = {"hide-input", "remove-input", "remove-cell", "hide-cell"}
 # A decimal number or a percentage in running text. Math, code spans and headings are removed
 # first, and so are references like "section 1.2" or "table 3".
-_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?:\.\d+)?\s?%)(?![\w.])")
-_NOT_PROSE = [r"\$\$.*?\$\$", r"\$[^$\n]*\$", r"`[^`]*`", r"(?m)^#+ .*$", r"\]\([^)]*\)",
-              r"(?i)(section|sections|§|chapter|chapters|table|figure)\s*\d+(\.\d+)+"]
+_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?:\.\d+)?\s?%)(?!\w|\.\d)")
+_NOT_PROSE = [re.compile(r"\$\$.*?\$\$", re.S), re.compile(r"\$[^$\n]*\$"),
+              re.compile(r"`[^`\n]*`"), re.compile(r"^#+ .*$", re.M),
+              re.compile(r"\]\([^)]*\)"),
+              re.compile(r"(section|sections|§|chapter|chapters|table|figure)\s*\d+(\.\d+)+",
+                         re.I)]
 
 
 def chapters() -> list[Path]:
@@ -40,7 +43,7 @@ def typed_numbers(notebook: Path) -> list[str]:
             continue
         text = "".join(cell["source"])
         for pattern in _NOT_PROSE:
-            text = re.sub(pattern, " ", text, flags=re.S)
+            text = pattern.sub(" ", text)
         for match in _NUMBER.finditer(text):
             context = text[max(0, match.start() - 40):match.end() + 10].replace("\n", " ")
             found.append(f"{notebook.stem}: ...{context}...")
