@@ -69,7 +69,9 @@ def run_chapter(name: str, timeout: int = 600) -> int:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    os.environ["COURSE_CLAIMS_STRICT"] = "1"
+    from course_utils import claims
+
+    os.environ[claims.STRICT_ENV] = "1"
     os.environ.setdefault("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache"))
     os.environ.pop("MPLBACKEND", None)
     path = BOOK / f"{name.removesuffix('.ipynb')}.ipynb"

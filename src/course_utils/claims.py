@@ -32,7 +32,7 @@ import math
 import os
 import re
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from numbers import Real
 
 # The claims of the source text, as ids and a few words each (../shared/seed/claims.md).
@@ -144,7 +144,7 @@ class Claim:
     holds: bool
     kind: str = "measured"        # or "cited": from the literature, not measured here
     citation: str | None = None
-    fmt: str | None = field(default=None, repr=False)
+    fmt: str | None = None        # how value, baseline and bound are printed (".0%")
 
     @property
     def serves(self) -> str:
@@ -161,7 +161,7 @@ class Claim:
         return f"{mark} claim {self.serves}: {self.statement} ({measured}; holds if {self.bound})"
 
     def record(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "fmt"}
+        return asdict(self)
 
     def __repr__(self) -> str:
         return self.line()

@@ -168,10 +168,7 @@ def predicted_edit_response(model: nn.Module, images: torch.Tensor, layer: str, 
     ``(factor - 1)`` times their contributions (:func:`~course_utils.circuits.contributions`);
     then the ReLU and the maximum over positions give the unit's new response to each image.
     """
-    maps = contributions(model, images, layer, channel)           # N x C_in x H x W
-    pre = maps.sum(1) + conv_layer(model, layer).bias[channel].detach()
-    pre = pre + (factor - 1) * maps[:, list(in_channels)].sum(1)  # N x H x W
-    return pre.clamp(min=0).flatten(1).amax(1)
+    return predicted_edit_responses(model, images, layer, channel, [in_channels], factor)[0]
 
 
 def predicted_edit_responses(model: nn.Module, images: torch.Tensor, layer: str, channel: int,

@@ -144,7 +144,7 @@ def _table(rows: list[dict], titles: dict[str, str]) -> nodes.table:
     body = nodes.tbody()
     for record in rows:
         link = nodes.reference("", record["statement"], refuri=record["url"], internal=True)
-        fmt = None
+        fmt = record.get("fmt")   # as the chapter printed it
         baseline = claims.format_value(record["baseline"], fmt)
         if record["vs"] and record["baseline"] is not None:
             baseline += f" ({record['vs']})"
