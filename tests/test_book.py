@@ -100,7 +100,10 @@ def _mini_book(tmp_path: Path, code: str, ledger: bool = False) -> Path:
     if ledger:
         (tmp_path / "book" / "claims.md").write_text((BOOK / "claims.md").read_text())
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), nbformat.v4.new_code_cell(code)]
+    parameters = nbformat.v4.new_code_cell("SEED = 0")
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), parameters,
+                nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "book" / "nb.ipynb")
     return tmp_path
@@ -141,6 +144,17 @@ def test_a_false_claim_fails_the_build_naming_it(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_claim_that_breaks_with_another_seed_fails_the_build(tmp_path):
+    code = CLAIMS_CELL + ("claims.claim('mini-lucky', 'C13', 'cutting the line detectors lowers "
+                          "the curve index', value=0.25 - 0.2 * SEED, bound=claims.above(0.2))\n")
+    failing = _build(_mini_book(tmp_path / "lucky", code, ledger=True))
+    log = failing.stdout + failing.stderr
+    assert failing.returncode != 0
+    assert "claim mini-lucky (C13) does not hold with SEED = 1: measured 0.05, holds if > 0.2" in log
+    assert "does not hold with SEED = 2" in log and "mini-pool" not in log
+
+
+@pytest.mark.slow
 def test_the_ledger_page_and_claims_json_come_from_the_build(tmp_path):
     book = _mini_book(tmp_path / "true", CLAIMS_CELL, ledger=True)
     built = _build(book)
@@ -153,10 +167,14 @@ def test_the_ledger_page_and_claims_json_come_from_the_build(tmp_path):
         "book/nb", "C7", 0.68, 0.83)
     assert pool["bound"] == "< 0.78" and pool["holds"] and pool["url"] == "book/nb.html#claim-mini-pool"
     assert records["mini-topic"]["topic"] == "superposition"
+    assert [(r["seed"], r["value"], r["holds"]) for r in pool["seeds"]] == [
+        (0, 0.68, True), (1, 0.68, True), (2, 0.68, True)]
+    assert pool["worst_margin"] == pytest.approx(0.1) and "seeds" not in records["mini-cited"]
     ledger = (html_dir / "book" / "claims.html").read_text()
     assert 'href="nb.html#claim-mini-pool"' in ledger and 'id="claim-mini-pool"' in (
         html_dir / "book" / "nb.html").read_text()
     assert "C7: pooling reduces dimensionality" in ledger and "superposition" in ledger
+    assert "0: 0.68, 1: 0.68, 2: 0.68" in ledger and "holds on 3 seeds" in ledger
     not_demonstrated = ledger.split("not demonstrated")[1]
     assert "C1: a convolution output" in not_demonstrated
     assert "C17: CNNs are a good first object for interpretability (cited from the literature only)" in (

@@ -47,7 +47,7 @@ def test_unknown_dataset_lists_valid_names():
         cu.load_dataset("imagenet")
 
 
-@pytest.mark.parametrize("name", ["lines", "edges", "lines_vs_arcs", "shapes", "gratings"])
+@pytest.mark.parametrize("name", ["lines", "edges", "lines_vs_arcs", "arcs_among_lines", "shapes", "gratings"])
 def test_synthetic_generators(name):
     a = cu.load_dataset(name, n=16, size=32, seed=5)
     b = cu.load_dataset(name, n=16, size=32, seed=5)
@@ -78,6 +78,28 @@ def test_lines_vs_arcs_balanced_and_curvature_in_params():
     assert d.labels.sum() == 50
     assert torch.isinf(d.params["radius"][d.labels == 0]).all()
     assert torch.isfinite(d.params["radius"][d.labels == 1]).all()
+
+
+def _thickness(image: torch.Tensor) -> float:
+    """The spread of the ink across its main direction (pixels): small for one straight stroke."""
+    ys, xs = torch.nonzero(image[0] > 0.5, as_tuple=True)
+    points = torch.stack([ys, xs], 1).float()
+    return float(torch.linalg.svdvals(points - points.mean(0))[1] / len(points) ** 0.5)
+
+
+def test_arcs_among_lines_hides_an_arc_among_straight_strokes():
+    d = synthetic.arcs_among_lines(n=200, seed=0)
+    assert d.images.shape == (200, 1, 32, 32) and d.labels.sum() == 100
+    assert set(d.params["strokes"].tolist()) == {1, 2}
+    assert torch.isinf(d.params["radius"][d.labels == 0]).all()
+    assert torch.isfinite(d.params["radius"][d.labels == 1]).all()
+    alone = d.params["strokes"] == 1   # one stroke: straight, or bent by its arc
+    lines = [_thickness(d.images[i]) for i in torch.nonzero(alone & (d.labels == 0)).flatten()]
+    arcs = [_thickness(d.images[i]) for i in torch.nonzero(alone & (d.labels == 1)).flatten()]
+    assert max(lines) < 0.6 < min(arcs)   # every arc bends further than any line is wide
+    assert torch.equal(d.images, synthetic.arcs_among_lines(n=200, seed=0).images)
+    with pytest.raises(ValueError, match="most_strokes must be >= 1, got 0"):
+        synthetic.arcs_among_lines(n=10, most_strokes=0)
 
 
 def test_photos_and_patches():

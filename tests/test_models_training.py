@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -103,6 +107,32 @@ def test_zoo_trains_once_then_serves_from_cache(tmp_path, monkeypatch):
     assert len(zoo.training_history("tiny_shapes", 3).loss) == 1
     with pytest.raises(ValueError, match="mnist_small"):
         zoo.pretrained("no_such_model")
+
+
+TWO_PROCESSES = """
+import sys, time
+from course_utils import zoo
+zoo.RECIPES["tiny_shapes"] = zoo.Recipe("small", "shapes", {"n": 200, "size": 16},
+                                       num_classes=4, image_size=16, epochs=1)
+real_fit = zoo.fit
+def slow_fit(*args, **kwargs):   # long enough for the other process to ask meanwhile
+    print("trained", flush=True)
+    time.sleep(2)
+    return real_fit(*args, **kwargs)
+zoo.fit = slow_fit
+zoo.pretrained("tiny_shapes", seed=3, progress=False)
+"""
+
+
+def test_two_processes_asking_for_one_model_train_it_once(tmp_path):
+    env = {**os.environ, "COURSE_UTILS_CACHE": str(tmp_path), "COURSE_UTILS_WEIGHTS_URL": "off"}
+    runs = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES], env=env, text=True,
+                             stdout=subprocess.PIPE) for _ in range(2)]
+    printed = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert "".join(printed).count("trained") == 1, printed
+    saved = [p.name for p in tmp_path.iterdir() if p.suffix == ".pt"]
+    assert len(saved) == 1 and saved[0].startswith("tiny_shapes-seed3-"), saved
 
 
 def test_torch_threads_sets_the_count_and_always_gives_it_back():

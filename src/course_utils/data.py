@@ -118,6 +118,7 @@ LOADERS: dict[str, Callable[..., ImageDataset]] = {
     "lines": synthetic.oriented_lines,
     "edges": synthetic.oriented_edges,
     "lines_vs_arcs": synthetic.lines_vs_arcs,
+    "arcs_among_lines": synthetic.arcs_among_lines,
     "shapes": synthetic.shapes,
     "gratings": synthetic.gratings,
 }

@@ -12,6 +12,9 @@ learners never import it. While the book builds:
    as not demonstrated.
 4. ``claims.json`` (a list of records, each with its ``chapter`` and ``url``) is written next to
    the HTML.
+5. While the chapters execute, worker processes execute them again with the other seeds of
+   ``claim_seeds`` (``course_utils.replication``); each measured claim then carries its result on
+   every seed, and a claim that breaks on any seed fails the build, naming the claim and seed.
 """
 from __future__ import annotations
 
@@ -19,13 +22,14 @@ import html
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from docutils import nodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from . import claims
+from . import claims, replication
 
 _RECORD = re.compile(r'data-claim="([^"]*)"')
 logger = logging.getLogger(__name__)
@@ -61,6 +65,53 @@ def purge_claims(app, env, docname: str) -> None:
 
 def merge_claims(app, env, docnames, other) -> None:
     _store(env).update({name: _store(other)[name] for name in docnames if name in _store(other)})
+
+
+# ----------------------------------------------------------------------------- other seeds
+def start_replications(app, env, docnames) -> None:
+    """Before the chapters execute: start executing them with the other seeds, in the background."""
+    chapters, seeds = {}, [int(s) for s in app.config.claim_seeds]
+    for name in sorted(env.found_docs):
+        path = Path(env.doc2path(name))
+        if path.suffix == ".ipynb":
+            import nbformat
+
+            seed = replication.build_seed(nbformat.read(path, as_version=4))
+            chapters[name] = (path, seed)
+    env.course_build_seeds = {name: seed for name, (_, seed) in chapters.items()}
+    runnable = [path for path, seed in chapters.values() if seed is not None]
+    others = [s for s in seeds if s not in {seed for _, seed in chapters.values()}]
+    if not runnable or not others:
+        app.course_replications = None
+        return
+    logger.info(f"claims: executing {len(runnable)} chapters again with SEED in {others}")
+    pool = ThreadPoolExecutor(max_workers=1)
+    app.course_replications = pool.submit(
+        replication.replicate_all, runnable, others, Path(app.outdir).parent / ".replications",
+        app.config.claim_seed_workers, logger.info)
+    pool.shutdown(wait=False)
+
+
+def add_replications(app, env) -> None:
+    """After every chapter is read: each measured claim gets its result on every seed."""
+    future = getattr(app, "course_replications", None)
+    runs = {}
+    if future is not None:
+        try:
+            runs = future.result()
+        except replication.ReplicationError as error:
+            logger.warning(f"claims: a chapter failed with another seed: {error}")
+    for name, found in _store(env).items():
+        seed = getattr(env, "course_build_seeds", {}).get(name)
+        if seed is None:
+            if any(r["kind"] == "measured" for r in found):
+                logger.warning(f"{name} makes claims but has no cell tagged 'parameters' setting "
+                               f"SEED: its claims are checked on one training only")
+            continue
+        stem = Path(env.doc2path(name)).stem
+        chapter_runs = {s: records for (chapter, s), records in runs.items() if chapter == stem}
+        for problem in replication.across_seeds(found, seed, chapter_runs):
+            logger.warning(f"{problem} ({name})")
 
 
 def check_claims(app, env) -> None:
@@ -124,15 +175,20 @@ def _summary(records: list[dict]) -> nodes.paragraph:
     with_baseline = sum(r["baseline"] is not None for r in measured)
     holding = sum(r["holds"] for r in records)
     served = {r["source_claim"] for r in measured if r["source_claim"]}
+    seeds = [len(r.get("seeds", [])) or 1 for r in measured]
+    everywhere = sum(all(s["holds"] for s in r.get("seeds", [r])) for r in measured)
     return nodes.paragraph(text=(
         f"{len(records)} claims in this build: {len(measured)} measured ({with_baseline} of them "
         f"against a baseline) and {len(records) - len(measured)} from the literature; "
-        f"{holding} of {len(records)} hold. The measured ones demonstrate {len(served)} of the "
+        f"{holding} of {len(records)} hold. Each measured claim was checked on "
+        f"{min(seeds, default=0)} to {max(seeds, default=0)} trainings (seeds) and {everywhere} "
+        f"of {len(measured)} hold on every one; a margin is how far inside its bound a value is. "
+        f"The measured ones demonstrate {len(served)} of the "
         f"{len(claims.SOURCE_CLAIMS)} claims of the source text."))
 
 
-_COLUMNS = [("claim", 38), ("chapter", 14), ("value", 10), ("baseline", 14), ("bound", 12),
-            ("status", 12)]
+_COLUMNS = [("claim", 34), ("chapter", 12), ("value", 9), ("baseline", 13), ("bound", 10),
+            ("seeds: values", 14), ("worst margin", 8), ("status", 10)]
 
 
 def _table(rows: list[dict], titles: dict[str, str]) -> nodes.table:
@@ -149,15 +205,27 @@ def _table(rows: list[dict], titles: dict[str, str]) -> nodes.table:
         if record["vs"] and record["baseline"] is not None:
             baseline += f" ({record['vs']})"
         if record["kind"] == "cited":
-            status, value, bound = "cited: " + record["citation"], "-", "-"
+            status, value, bound, seeds, worst = "cited: " + record["citation"], "-", "-", "-", "-"
         else:
-            status = "holds" if record["holds"] else "DOES NOT HOLD"
             value, bound = claims.format_value(record["value"], fmt), record["bound"]
+            seeds, worst, status = _seed_cells(record)
         body += _row([link, nodes.Text(titles.get(record["chapter"], record["chapter"])),
                       nodes.Text(value), nodes.Text(baseline), nodes.Text(bound),
-                      nodes.Text(status)])
+                      nodes.Text(seeds), nodes.Text(worst), nodes.Text(status)])
     group += body
     return table
+
+
+def _seed_cells(record: dict) -> tuple[str, str, str]:
+    """The seeds column ("0: 68%, 1: 70%"), the worst margin and the status of a measured claim."""
+    fmt = record.get("fmt")
+    results = record.get("seeds") or [{"seed": "build", **record}]
+    seeds = ", ".join(f"{r['seed']}: {claims.format_value(r['value'], fmt)}" for r in results)
+    worst = claims.format_value(min(r["margin"] for r in results), fmt)
+    failing = [str(r["seed"]) for r in results if not r["holds"]]
+    if failing:
+        return seeds, worst, "DOES NOT HOLD with SEED = " + ", ".join(failing)
+    return seeds, worst, f"holds on {len(results)} seed" + ("s" if len(results) > 1 else "")
 
 
 def _row(cells: list[nodes.Node]) -> nodes.row:
@@ -211,6 +279,10 @@ def setup(app):
     app.connect("doctree-read", collect_claims)
     app.connect("env-purge-doc", purge_claims)
     app.connect("env-merge-info", merge_claims)
+    app.add_config_value("claim_seeds", [1, 2], "env")
+    app.add_config_value("claim_seed_workers", 2, "env")
+    app.connect("env-before-read-docs", start_replications)
+    app.connect("env-updated", add_replications)
     app.connect("env-updated", check_claims)
     app.connect("doctree-resolved", fill_ledger)
     app.connect("build-finished", write_claims_json)

@@ -125,6 +125,40 @@ def lines_vs_arcs(n: int = 2000, size: int = 32, seed: int = 0, noise: float = 0
     return ImageDataset(images, label, ["line", "arc"], params, "lines_vs_arcs")
 
 
+def arcs_among_lines(n: int = 2000, size: int = 32, seed: int = 0, noise: float = 0.0,
+                     most_strokes: int = 2) -> ImageDataset:
+    """One to ``most_strokes`` strokes per image: label 1 if one is an arc, 0 if all are straight.
+
+    Unlike :func:`lines_vs_arcs`, finding straight lines does not solve it (an arc image may
+    hold a line too), so a network must detect the arcs themselves: it learns curve detectors
+    on every training seed, where ``lines_vs_arcs`` sometimes learns only line detectors.
+    ``params``: strokes (count), radius (of the arc; inf when there is none).
+    """
+    _check(n, size, min_size=16)
+    if most_strokes < 1:
+        raise ValueError(f"most_strokes must be >= 1, got {most_strokes}")
+    g = torch.Generator().manual_seed(seed)
+    label = (torch.arange(n) % 2)[torch.randperm(n, generator=g)]
+    strokes = torch.randint(1, most_strokes + 1, (n,), generator=g)
+    radius = torch.where(label == 1, size * (0.22 + 0.2 * torch.rand(n, generator=g)),
+                         torch.full((n,), float("inf")))
+    y, x = _grid(size)
+    images = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        for stroke in range(int(strokes[i])):
+            angle, length, width = (float(v) for v in torch.rand(3, generator=g))
+            cy, cx = (size / 2 + (torch.rand(2, generator=g) - 0.5) * size / 2) - 0.5
+            angle, length = angle * 2 * math.pi, size * (0.35 + 0.25 * length)
+            if stroke == 0 and label[i] == 1:   # the arc, when there is one
+                d = arc_distance(y, x, cy, cx, angle, float(radius[i]), length)
+            else:
+                d = segment_distance(y, x, cy, cx, angle, length)
+            images[i, 0] = torch.maximum(images[i, 0], _stroke(d, 1.0 + width))
+    images = _add_noise(images, noise, g)
+    params = {"strokes": strokes, "radius": radius}
+    return ImageDataset(images, label, ["lines only", "an arc"], params, "arcs_among_lines")
+
+
 SHAPE_CLASSES = ["disk", "square", "triangle", "ring"]
 
 

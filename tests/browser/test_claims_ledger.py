@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 CHAPTERS = sorted(p.stem for p in (htmlbook.ROOT / "book").glob("*.ipynb"))
 MIN_CLAIMS = 50
 MIN_BASELINE_SHARE = 0.7
+MIN_SEEDS = 3   # the build's seed and the two of claim_seeds in _config.yml
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,20 @@ def test_every_claim_of_the_book_holds(records):
     failing = [f"{r['id']} ({r['chapter']}): value {r['value']}, bound {r['bound']}"
                for r in records if not r["holds"]]
     assert failing == []
+
+
+def test_every_measured_claim_holds_on_every_seed_it_was_checked_on(records, book_html):
+    measured = [r for r in records if r["kind"] == "measured"]
+    few = [f"{r['id']}: {[s['seed'] for s in r.get('seeds', [])]}" for r in measured
+           if len({s["seed"] for s in r.get("seeds", [])}) < MIN_SEEDS]
+    assert few == [], f"claims checked on fewer than {MIN_SEEDS} seeds"
+    failing = [f"{r['id']} with SEED = {s['seed']}: value {s['value']}, bound {s['bound']}"
+               for r in measured for s in r["seeds"] if not s["holds"]]
+    assert failing == []
+    for record in measured:
+        assert record["worst_margin"] == min(s["margin"] for s in record["seeds"]) >= 0
+    ledger = (book_html / "book" / "claims.html").read_text()
+    assert ledger.count(f"holds on {MIN_SEEDS} seeds") == len(measured)
 
 
 def test_every_record_has_the_fields_tools_read(records):
