@@ -87,7 +87,7 @@ def start_replications(app, env, docnames) -> None:
     logger.info(f"claims: executing {len(runnable)} chapters again with SEED in {others}")
     pool = ThreadPoolExecutor(max_workers=1)
     app.course_replications = pool.submit(
-        replication.replicate_all, runnable, others, Path(app.outdir).parent / ".replications",
+        replication.replicate_all, runnable, others, replication.default_cache(),
         app.config.claim_seed_workers, logger.info)
     pool.shutdown(wait=False)
 
@@ -181,10 +181,15 @@ def _summary(records: list[dict]) -> nodes.paragraph:
         f"{len(records)} claims in this build: {len(measured)} measured ({with_baseline} of them "
         f"against a baseline) and {len(records) - len(measured)} from the literature; "
         f"{holding} of {len(records)} hold. Each measured claim was checked on "
-        f"{min(seeds, default=0)} to {max(seeds, default=0)} trainings (seeds) and {everywhere} "
+        f"{_span(seeds)} trainings (seeds) and {everywhere} "
         f"of {len(measured)} hold on every one; a margin is how far inside its bound a value is. "
         f"The measured ones demonstrate {len(served)} of the "
         f"{len(claims.SOURCE_CLAIMS)} claims of the source text."))
+
+
+def _span(counts: list[int]) -> str:
+    low, high = min(counts, default=0), max(counts, default=0)
+    return str(low) if low == high else f"{low} to {high}"
 
 
 _COLUMNS = [("claim", 34), ("chapter", 12), ("value", 9), ("baseline", 13), ("bound", 10),

@@ -100,9 +100,18 @@ def replicate(path: Path, seed: int, timeout: int = 900) -> list[dict]:
 _BUILD_TOOLS = {"ledger.py", "replication.py", "published.py"}
 
 
+def default_cache() -> Path:
+    """Beside the zoo's models, so the book build and the tests share the results."""
+    from .zoo import cache_dir
+
+    return cache_dir() / "replications"
+
+
 def cache_key(path: Path, seed: int) -> str:
-    """Changes when the notebook, a module the chapters use, or the seed does."""
-    digest = hashlib.sha256(Path(path).read_bytes())
+    """Changes when the notebook, a module the chapters use, torch or the seed does."""
+    import torch
+
+    digest = hashlib.sha256(Path(path).read_bytes() + torch.__version__.encode())
     for source in sorted(_PACKAGE.rglob("*.py")):
         if source.name not in _BUILD_TOOLS:
             digest.update(source.read_bytes())
