@@ -230,6 +230,9 @@ def test_student_config_removes_launch_buttons_unless_a_branch_is_given():
     assert plain["title"].endswith("(student edition)")
     assert "colab_url" not in plain["launch_buttons"] and "binderhub_url" not in plain["launch_buttons"]
     assert plain["execute"] == yaml.safe_load(text)["execute"]  # still executed, still strict
+    assert yaml.safe_load(text)["sphinx"]["config"]["claim_seeds"]   # the book checks other seeds,
+    assert plain["sphinx"]["config"]["claim_seeds"] == []             # its student edition not
+    assert plain["sphinx"]["extra_extensions"] == yaml.safe_load(text)["sphinx"]["extra_extensions"]
     branch = yaml.safe_load(assign.student_config(text, branch="student"))
     assert branch["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert branch["repository"]["branch"] == "student"

@@ -89,10 +89,13 @@ def test_setup_cell_installs_only_in_colab_and_only_once(monkeypatch, in_colab, 
         assert colab.install_url() in calls[0] and "torch" not in calls[0]
 
 
-def _mini_book(tmp_path: Path, code: str, ledger: bool = False) -> Path:
-    """A one-notebook book that uses this repository's _config.yml settings."""
+def _mini_book(tmp_path: Path, code: str, ledger: bool = False, seeds: bool = False) -> Path:
+    """A one-notebook book with this repository's _config.yml (other seeds only if ``seeds``)."""
     tmp_path.mkdir(parents=True)
-    (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    if not seeds:   # executing the notebook again takes time; most tests do not need it
+        config["sphinx"]["config"]["claim_seeds"] = []
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     toc = "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/nb\n"
     (tmp_path / "_toc.yml").write_text(toc + ("  - file: book/claims\n" if ledger else ""))
     (tmp_path / "book").mkdir()
@@ -147,7 +150,7 @@ def test_a_false_claim_fails_the_build_naming_it(tmp_path):
 def test_a_claim_that_breaks_with_another_seed_fails_the_build(tmp_path):
     code = CLAIMS_CELL + ("claims.claim('mini-lucky', 'C13', 'cutting the line detectors lowers "
                           "the curve index', value=0.25 - 0.2 * SEED, bound=claims.above(0.2))\n")
-    failing = _build(_mini_book(tmp_path / "lucky", code, ledger=True))
+    failing = _build(_mini_book(tmp_path / "lucky", code, ledger=True, seeds=True))
     log = failing.stdout + failing.stderr
     assert failing.returncode != 0
     assert "claim mini-lucky (C13) does not hold with SEED = 1: measured 0.05, holds if > 0.2" in log
@@ -156,7 +159,7 @@ def test_a_claim_that_breaks_with_another_seed_fails_the_build(tmp_path):
 
 @pytest.mark.slow
 def test_the_ledger_page_and_claims_json_come_from_the_build(tmp_path):
-    book = _mini_book(tmp_path / "true", CLAIMS_CELL, ledger=True)
+    book = _mini_book(tmp_path / "true", CLAIMS_CELL, ledger=True, seeds=True)
     built = _build(book)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     html_dir = book / "_build" / "html"

@@ -298,12 +298,16 @@ def student_config(config_text: str, branch: str | None = None) -> str:
     """The book's ``_config.yml`` for the student edition.
 
     Launch buttons would open the notebooks *with* solutions from the repository, so they are
-    removed unless ``branch`` names the branch where the student notebooks are published.
+    removed unless ``branch`` names the branch where the student notebooks are published. The
+    claims are not checked on other seeds again (``claim_seeds: []``): the book's build did
+    that, and a student notebook stops at its first unsolved exercise.
     """
     import yaml  # comes with jupyter-book; only instructors run this
 
     config = yaml.safe_load(config_text)
     config["title"] = f"{config.get('title', 'Book')} (student edition)"
+    sphinx = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx["claim_seeds"] = []
     buttons = config.get("launch_buttons", {})
     if branch:
         config.setdefault("repository", {})["branch"] = branch
