@@ -63,8 +63,9 @@ def long_code_lines(notebook: Path, limit: int = MAX_LINE) -> list[str]:
     return found
 
 
-def run_chapter(name: str, timeout: int = 600) -> int:
-    """Execute book/<name>.ipynb with strict claims; print its claim lines; 0 if it ran clean."""
+def run_chapter(name: str, timeout: int = 600, seed: int | None = None) -> int:
+    """Execute book/<name>.ipynb with strict claims (and ``SEED = seed`` if given); print its
+    claim lines; 0 if it ran clean."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -76,6 +77,10 @@ def run_chapter(name: str, timeout: int = 600) -> int:
     os.environ.pop("MPLBACKEND", None)
     path = BOOK / f"{name.removesuffix('.ipynb')}.ipynb"
     notebook = nbformat.read(path, as_version=4)
+    if seed is not None:   # as the book build's replications do (course_utils.replication)
+        from course_utils import replication
+
+        notebook = replication.with_seed(notebook, seed)
     start = time.perf_counter()
     status = 0
     try:
@@ -98,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("prose", help="typed numbers in markdown, long visible code lines")
     run = sub.add_parser("run", help="execute one chapter with strict claims")
     run.add_argument("chapter", help="e.g. 03_nonlinearity")
+    run.add_argument("--seed", type=int, help="the chapter's SEED (default: its own, 0)")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run_chapter(args.chapter)
+        return run_chapter(args.chapter, seed=args.seed)
     problems = [p for nb in chapters() for p in typed_numbers(nb) + long_code_lines(nb)]
     print("\n".join(problems) or "no typed numbers, no long code lines")
     return 1 if problems else 0

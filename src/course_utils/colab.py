@@ -34,8 +34,9 @@ def setup_cell_source(ref: str = BOOK_REF) -> str:
     """The source of the first code cell of every chapter."""
     return (
         "# Set-up for Google Colab: installs the course package (hidden in the HTML book).\n"
-        "# In Colab the trained models download from the published book in seconds (checksums\n"
-        "# verified); elsewhere, or offline, each trains once on first use and is cached.\n"
+        "# In Colab the trained models download from the published book (checksums verified),\n"
+        "# so a chapter runs in about half a minute; elsewhere, or offline, each model trains\n"
+        "# once on first use (a minute or two more per chapter) and is cached.\n"
         "import importlib.util, sys\n"
         'if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:\n'
         f'    %pip install --quiet "{install_url(ref)}"'
