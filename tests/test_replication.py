@@ -57,10 +57,10 @@ def test_build_seed_reads_the_parameters_cell():
     assert replication.build_seed(chapter("x = 1", tagged=None)) is None
 
 
-def test_records_in_reads_what_a_claim_line_carries():
+def test_claims_records_in_reads_what_a_claim_line_carries():
     shown = claims.claim("a-claim", "C7", "pooling helps", value=0.6, baseline=0.8,
                          bound=claims.below(0.7), display=False)
-    assert replication.records_in("<p>x</p>" + shown.html() * 2) == [shown.record()] * 2
+    assert claims.records_in("<p>x</p>" + shown.html() * 2) == [shown.record()] * 2
 
 
 def test_across_seeds_adds_every_seed_and_the_worst_margin():

@@ -184,6 +184,14 @@ class Claim:
                 f"{html.escape(self.line())}</div>")
 
 
+_RECORD = re.compile(r'data-claim="([^"]*)"')
+
+
+def records_in(text: str) -> list[dict]:
+    """The records carried by the claim lines in ``text`` (a cell's or a page's HTML)."""
+    return [json.loads(html.unescape(m.group(1))) for m in _RECORD.finditer(text)]
+
+
 def claim(id: str, serves: str, statement: str, *, value: float, bound: Bound,
           baseline: float | None = None, vs: str | None = None, fmt: str | None = None,
           display: bool = True) -> Claim:

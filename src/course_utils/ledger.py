@@ -18,10 +18,8 @@ learners never import it. While the book builds:
 """
 from __future__ import annotations
 
-import html
 import json
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,7 +29,6 @@ from sphinx.util.docutils import SphinxDirective
 
 from . import claims, replication
 
-_RECORD = re.compile(r'data-claim="([^"]*)"')
 logger = logging.getLogger(__name__)
 
 
@@ -52,8 +49,7 @@ def collect_claims(app, doctree: nodes.document) -> None:
     docname = app.env.docname
     found = []
     for raw in doctree.findall(nodes.raw):
-        for match in _RECORD.finditer(raw.astext()):
-            record = json.loads(html.unescape(match.group(1)))
+        for record in claims.records_in(raw.astext()):
             record["chapter"] = docname
             found.append(record)
     _store(app.env)[docname] = found
@@ -70,14 +66,13 @@ def merge_claims(app, env, docnames, other) -> None:
 # ----------------------------------------------------------------------------- other seeds
 def start_replications(app, env, docnames) -> None:
     """Before the chapters execute: start executing them with the other seeds, in the background."""
+    import nbformat
+
     chapters, seeds = {}, [int(s) for s in app.config.claim_seeds]
     for name in sorted(env.found_docs):
         path = Path(env.doc2path(name))
         if path.suffix == ".ipynb":
-            import nbformat
-
-            seed = replication.build_seed(nbformat.read(path, as_version=4))
-            chapters[name] = (path, seed)
+            chapters[name] = (path, replication.build_seed(nbformat.read(path, as_version=4)))
     env.course_build_seeds = {name: seed for name, (_, seed) in chapters.items()}
     runnable = [path for path, seed in chapters.values() if seed is not None]
     others = [s for s in seeds if s not in {seed for _, seed in chapters.values()}]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import html
 import json
 import os
 import re
@@ -31,7 +30,6 @@ from pathlib import Path
 from . import claims
 
 PARAMETERS_TAG = "parameters"
-_RECORD = re.compile(r'data-claim="([^"]*)"')
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -39,17 +37,11 @@ class ReplicationError(RuntimeError):
     """A chapter could not be executed with another seed (not a failing claim: an error)."""
 
 
-def records_in(text: str) -> list[dict]:
-    """The claim records carried by claim lines in ``text`` (HTML of a cell or a page)."""
-    return [json.loads(html.unescape(m.group(1))) for m in _RECORD.finditer(text)]
-
-
 def with_seed(notebook, seed: int):
     """A copy of ``notebook`` with ``SEED = seed`` set right after its parameters cell."""
     import nbformat
 
-    tagged = [i for i, cell in enumerate(notebook.cells)
-              if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])]
+    tagged = _parameters_cells(notebook)
     if len(tagged) != 1:
         raise ReplicationError(f"expected one cell tagged {PARAMETERS_TAG!r} that sets SEED, "
                                f"found {len(tagged)}")
@@ -67,7 +59,7 @@ def executed_records(notebook) -> list[dict]:
     found = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
-            found += records_in(output.get("data", {}).get("text/html", ""))
+            found += claims.records_in(output.get("data", {}).get("text/html", ""))
     return found
 
 
@@ -154,11 +146,15 @@ def replicate_all(paths: list[Path], seeds: list[int], cache: Path, workers: int
 
 def build_seed(notebook) -> int | None:
     """The SEED a chapter's parameters cell sets (what the book is built with); None if none."""
-    for cell in notebook.cells:
-        if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []):
-            found = re.search(r"^SEED\s*=\s*(\d+)", "".join(cell.source), re.M)
-            return int(found.group(1)) if found else None
+    for index in _parameters_cells(notebook)[:1]:
+        found = re.search(r"^SEED\s*=\s*(\d+)", "".join(notebook.cells[index].source), re.M)
+        return int(found.group(1)) if found else None
     return None
+
+
+def _parameters_cells(notebook) -> list[int]:
+    return [i for i, cell in enumerate(notebook.cells)
+            if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])]
 
 
 def across_seeds(records: list[dict], seed: int, runs: dict[int, list[dict]]) -> list[str]:
