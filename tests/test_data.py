@@ -102,6 +102,20 @@ def test_arcs_among_lines_hides_an_arc_among_straight_strokes():
         synthetic.arcs_among_lines(n=10, most_strokes=0)
 
 
+def test_brightness_is_pils_grey_conversion():
+    from PIL import Image
+
+    rgb = torch.rand(3, 9, 7, generator=torch.Generator().manual_seed(0))
+    as_bytes = (rgb * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    pil_grey = torch.tensor(np.asarray(Image.fromarray(as_bytes).convert("L")), dtype=torch.float32)
+    ours = photos.brightness(torch.tensor(as_bytes, dtype=torch.float32).permute(2, 0, 1))
+    assert ours.shape == (1, 9, 7) and (ours[0] - pil_grey).abs().max() <= 1.0   # PIL rounds
+    assert torch.allclose(photos.photo("astronaut", grayscale=True, size=32),
+                          photos.brightness(photos.photo("astronaut", size=32)), atol=1e-6)
+    with pytest.raises(ValueError, match="expected a 3 x H x W colour image, got shape"):
+        photos.brightness(torch.rand(1, 4, 4))
+
+
 def test_photos_and_patches():
     cam = photos.photo("camera", size=64)
     assert cam.shape == (3, 64, 64) and cam.dtype == torch.float32

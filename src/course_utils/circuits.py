@@ -28,6 +28,7 @@ from torch import nn
 
 from .hooks import get_layer, record
 from .receptive_field import linearized_copy
+from .similarity import unit_correlations
 
 _NONLINEAR = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Sigmoid, nn.Tanh)
 
@@ -249,9 +250,8 @@ def linear_agreement(model: nn.Module, images: torch.Tensor, layers: Sequence[st
         a, b = real[name], linear[name]
         if a.ndim == 4:
             a, b = a[:, :, a.shape[2] // 2, a.shape[3] // 2], b[:, :, b.shape[2] // 2, b.shape[3] // 2]
-        a, b = a - a.mean(0), b - b.mean(0)
-        r = (a * b).sum(0) / (a.norm(dim=0) * b.norm(dim=0))
-        agreement[name] = float(r.nan_to_num(0.0).median())
+        # each channel with its own linearized self: the diagonal of the unit correlations
+        agreement[name] = float(unit_correlations(a, b).diagonal().median())
     return agreement
 
 

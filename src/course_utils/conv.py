@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from .photos import LUMA
+
 IntPair = int | tuple[int, int]
 
 
@@ -187,7 +189,7 @@ def rgb_kernel_bank() -> tuple[torch.Tensor, list[str]]:
     the brightness, and a colour-opponent kernel (red minus green at the centre). Chapter 1 uses
     them as a convolution layer whose every output channel has a known meaning.
     """
-    luma = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)  # how bright each colour looks
+    luma = torch.tensor(LUMA).view(3, 1, 1)  # how bright each colour looks
     red_minus_green = torch.zeros(3, 3, 3)
     red_minus_green[0, 1, 1], red_minus_green[1, 1, 1] = 1.0, -1.0
     bank = torch.stack([luma * kernel("sobel_x"), luma * kernel("sobel_y"), luma * kernel("blur"), red_minus_green])

@@ -29,6 +29,17 @@ def _load_array(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)())
 
 
+# ITU-R 601 luma weights: how bright red, green and blue each look to people.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def brightness(image: torch.Tensor) -> torch.Tensor:
+    """Colour to grey: ``3 x H x W`` -> ``1 x H x W``, the channels mixed by :data:`LUMA`."""
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"expected a 3 x H x W colour image, got shape {tuple(image.shape)}")
+    return (torch.tensor(LUMA).view(3, 1, 1) * image).sum(0, keepdim=True)
+
+
 def photo(name: str, grayscale: bool = False, size: int | None = None) -> torch.Tensor:
     """One sample photo as ``C x H x W`` float32 in [0, 1]; ``size`` resizes the short side."""
     if name not in PHOTO_NAMES:
@@ -39,8 +50,7 @@ def photo(name: str, grayscale: bool = False, size: int | None = None) -> torch.
     image = torch.tensor(array)
     image = image.unsqueeze(0) if image.ndim == 2 else image[..., :3].permute(2, 0, 1)
     if grayscale and image.shape[0] == 3:
-        # ITU-R 601 luma weights: how bright each colour looks to people.
-        image = (torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1) * image).sum(0, keepdim=True)
+        image = brightness(image)
     if not grayscale and image.shape[0] == 1:
         image = image.expand(3, -1, -1).clone()
     if size is not None:

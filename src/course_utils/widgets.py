@@ -29,6 +29,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image as PILImage
 
 from .conv import KERNELS, conv2d, conv_output_size
+from .photos import LUMA, brightness
 
 _CHANNEL_MAPS = {3: ("Reds", "Greens", "Blues")}
 _CHANNEL_NAMES = {3: ("R", "G", "B")}
@@ -74,7 +75,7 @@ class _FastPNG:
 def _text_colour(image, value: float) -> str:
     """Black or white, whichever reads better on the colour ``image`` gives ``value``."""
     r, g, b, _ = image.cmap(image.norm(value))
-    return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
+    return "white" if LUMA[0] * r + LUMA[1] * g + LUMA[2] * b < 0.5 else "black"
 
 
 def _as_chw(image: torch.Tensor) -> torch.Tensor:
@@ -272,8 +273,8 @@ class KernelPlayground:
 
     def __init__(self, image: torch.Tensor, preset: str = "sobel_x", dpi: int = 72) -> None:
         image = _as_chw(image)
-        if image.shape[0] == 3:  # ITU-R 601 luma, as in course_utils.photos
-            image = (torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1) * image).sum(0, keepdim=True)
+        if image.shape[0] == 3:
+            image = brightness(image)
         self.image, self.dpi = image[:1], dpi
         if preset not in KERNELS:
             raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(KERNELS)}")
