@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import activations, linearity
+from course_utils import linearity, nonlinearities
 
 NONLINEAR = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
 
@@ -39,7 +39,7 @@ def deep_stack():
 def test_apply_stack_matches_torch(deep_stack):
     x, _ = _inputs()
     for name in [None, "relu", "tanh"]:
-        act = None if name is None else activations.get_activation(name)
+        act = None if name is None else nonlinearities.get_activation(name)
         assert torch.allclose(linearity.apply_stack(x, deep_stack, act), _torch_stack(x, deep_stack, act), atol=1e-5)
 
 
@@ -65,7 +65,7 @@ def test_linear_stack_is_linear_within_1e_5(deep_stack):
 def test_every_activation_breaks_additivity_by_far_more(deep_stack, name):
     x1, x2 = _inputs()
     linear = linearity.additivity_violation(lambda x: linearity.apply_stack(x, deep_stack), x1, x2)
-    act = activations.get_activation(name)
+    act = nonlinearities.get_activation(name)
     violation = linearity.additivity_violation(lambda x: linearity.apply_stack(x, deep_stack, act), x1, x2)
     assert violation > 0.01 and violation > 1000 * max(linear, 1e-8)
 
@@ -74,7 +74,7 @@ def test_homogeneity_details_positive_homogeneous_and_odd(deep_stack):
     """ReLU/LeakyReLU stacks pass for alpha > 0 and fail for alpha < 0; tanh passes alpha = -1 only."""
     x, _ = _inputs()
     viol = lambda name, alpha: linearity.homogeneity_violation(
-        lambda z: linearity.apply_stack(z, deep_stack, activations.get_activation(name)), x, alpha)
+        lambda z: linearity.apply_stack(z, deep_stack, nonlinearities.get_activation(name)), x, alpha)
     for name in ("relu", "leaky_relu"):
         assert viol(name, 3.0) < 1e-4 and viol(name, 0.5) < 1e-4
         assert viol(name, -1.0) > 0.1

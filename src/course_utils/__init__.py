@@ -13,7 +13,7 @@ from .similarity import cka_matrix, linear_cka, match_units
 from .zoo import pretrained, zoo_data
 from . import dataset_examples, featviz, filters, hooks, probes, receptive_field
 from .hooks import capture, record
-from . import activations, expressiveness, linearity, template  # chapter 3
+from . import expressiveness, linearity, nonlinearities, template  # chapter 3
 from .linearity import additivity_violation, compose_stack, homogeneity_violation
 from .receptive_field import receptive_fields
 

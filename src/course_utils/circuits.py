@@ -27,10 +27,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .hooks import get_layer, record
+from .models import ACTIVATIONS
 from .receptive_field import linearized_copy
 from .similarity import unit_correlations
 
-_NONLINEAR = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Sigmoid, nn.Tanh)
+_NONLINEAR = tuple(layer for name, layer in ACTIVATIONS.items() if name != "identity")
 
 
 def conv_layer(model: nn.Module, layer: str) -> nn.Conv2d:

@@ -22,11 +22,11 @@ import torch
 from torch import nn
 
 from .hooks import forward_to, get_layer
+from .models import ACTIVATIONS
 
 # Layers that act on each value separately, or only reorder values (Flatten): they keep the
 # receptive field as it is.
-_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.Identity,
-                nn.Dropout, nn.Dropout2d, nn.BatchNorm2d, nn.Flatten)
+_ELEMENTWISE = (*ACTIVATIONS.values(), nn.Dropout, nn.Dropout2d, nn.BatchNorm2d, nn.Flatten)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import activations, conv2d, linearity, models, photos
+from course_utils import conv2d, linearity, models, nonlinearities, photos
 
 
 # Tiny tensors: one thread (conftest.py) avoids two threads' coordination cost on 2 busy cores.
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_functions_match_the_models_modules():
     z = torch.linspace(-5, 5, 101)
-    assert set(activations.ACTIVATION_FUNCTIONS) == set(models.ACTIVATIONS)
-    for name, fn in activations.ACTIVATION_FUNCTIONS.items():
+    assert set(nonlinearities.ACTIVATION_FUNCTIONS) == set(models.ACTIVATIONS)
+    for name, fn in nonlinearities.ACTIVATION_FUNCTIONS.items():
         assert torch.allclose(fn(z), models.ACTIVATIONS[name]()(z), atol=1e-7), name
 
 
@@ -33,22 +33,22 @@ def test_derivatives_match_closed_forms():
         "sigmoid": s * (1 - s), "tanh": 1 - t**2, "gelu": 0.5 * (1 + torch.erf(z / math.sqrt(2))) + z * phi,
     }
     for name, expected in closed.items():
-        assert torch.allclose(activations.derivative(name, z), expected, atol=1e-6), name
+        assert torch.allclose(nonlinearities.derivative(name, z), expected, atol=1e-6), name
 
 
 def test_gallery_and_unknown_name():
-    table = activations.gallery()
-    assert set(table) == set(activations.ACTIVATION_FUNCTIONS)
+    table = nonlinearities.gallery()
+    assert set(table) == set(nonlinearities.ACTIVATION_FUNCTIONS)
     values, slopes = table["sigmoid"]
     assert values.shape == slopes.shape == (401,)
     assert slopes.max().item() == pytest.approx(0.25, abs=1e-4)  # sigmoid's slope never exceeds 1/4
     with pytest.raises(ValueError, match="unknown activation"):
-        activations.get_activation("swish")
+        nonlinearities.get_activation("swish")
 
 
 def test_standardize_is_batch_norm_without_affine():
     x = torch.randn(8, 5, 6, 6, generator=torch.Generator().manual_seed(0)) * 3 + 1
-    assert torch.allclose(activations.standardize(x), F.batch_norm(x, None, None, training=True, eps=1e-5), atol=1e-5)
+    assert torch.allclose(nonlinearities.standardize(x), F.batch_norm(x, None, None, training=True, eps=1e-5), atol=1e-5)
 
 
 def test_dead_channels_get_exactly_zero_gradient():
@@ -57,21 +57,21 @@ def test_dead_channels_get_exactly_zero_gradient():
     pre = conv2d(x, layer.weight)
     bias = torch.full((32,), -2.0 * pre.std().item())
     shifted = pre + bias.view(1, -1, 1, 1)
-    assert activations.dead_fraction(pre) < activations.dead_fraction(shifted)
+    assert nonlinearities.dead_fraction(pre) < nonlinearities.dead_fraction(shifted)
     dead = (shifted <= 0).flatten(2).all(dim=2).all(dim=0)
-    assert activations.dead_fraction(shifted) == pytest.approx(dead.float().mean().item())
+    assert nonlinearities.dead_fraction(shifted) == pytest.approx(dead.float().mean().item())
     assert 0 < dead.sum() < 32
     weight = layer.weight.clone().requires_grad_(True)
     F.relu(conv2d(x, weight, bias)).square().mean().backward()
     grad = weight.grad.flatten(1).norm(dim=1)
     assert torch.all(grad[dead] == 0) and torch.all(grad[~dead] > 0)
     with pytest.raises(ValueError, match="N x C x H x W"):
-        activations.dead_fraction(torch.zeros(3, 4))
+        nonlinearities.dead_fraction(torch.zeros(3, 4))
 
 
 def test_dead_fraction_rises_as_the_bias_falls():
     pre = torch.randn(4, 16, 10, 10, generator=torch.Generator().manual_seed(2))
-    fractions = [activations.dead_fraction(pre - shift) for shift in (0.0, 2.0, 3.0, 10.0)]
+    fractions = [nonlinearities.dead_fraction(pre - shift) for shift in (0.0, 2.0, 3.0, 10.0)]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
 
 
@@ -90,17 +90,17 @@ def _growth(rows):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_linear_stack_vanishes_or_explodes_geometrically(crops, seed):
-    assert _growth(activations.depth_statistics(crops, 20, "identity", gain=0.8, seed=seed)) < 0.05
-    assert _growth(activations.depth_statistics(crops, 20, "identity", gain=1.25, seed=seed)) > 10
-    steady = _growth(activations.depth_statistics(crops, 20, "identity", gain=1.0, seed=seed))
+    assert _growth(nonlinearities.depth_statistics(crops, 20, "identity", gain=0.8, seed=seed)) < 0.05
+    assert _growth(nonlinearities.depth_statistics(crops, 20, "identity", gain=1.25, seed=seed)) > 10
+    steady = _growth(nonlinearities.depth_statistics(crops, 20, "identity", gain=1.0, seed=seed))
     assert 0.3 < steady < 3
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_relu_with_he_gain_is_steady_where_the_linear_stack_explodes(crops, seed):
     he = math.sqrt(2)
-    linear = _growth(activations.depth_statistics(crops, 20, "identity", gain=he, seed=seed))
-    relu_rows = activations.depth_statistics(crops, 20, "relu", gain=he, seed=seed)
+    linear = _growth(nonlinearities.depth_statistics(crops, 20, "identity", gain=he, seed=seed))
+    relu_rows = nonlinearities.depth_statistics(crops, 20, "relu", gain=he, seed=seed)
     assert linear > 100
     assert 0.2 < _growth(relu_rows) < 5
     mean_zeros = sum(r["zero_fraction"] for r in relu_rows) / len(relu_rows)
@@ -109,15 +109,15 @@ def test_relu_with_he_gain_is_steady_where_the_linear_stack_explodes(crops, seed
 
 def test_bounded_activations_stay_bounded_even_at_a_large_gain(crops):
     for name, low, high in [("tanh", -1, 1), ("sigmoid", 0, 1)]:
-        rows = activations.depth_statistics(crops, 20, name, gain=4.0)
+        rows = nonlinearities.depth_statistics(crops, 20, name, gain=4.0)
         assert all(r["max_abs"] <= 1.0 for r in rows)
         assert (name != "sigmoid") or all(r["mean"] > 0 for r in rows)
-    assert activations.depth_statistics(crops, 20, "identity", gain=4.0)[-1]["max_abs"] > 1e6  # the baseline
+    assert nonlinearities.depth_statistics(crops, 20, "identity", gain=4.0)[-1]["max_abs"] > 1e6  # the baseline
 
 
 @pytest.mark.parametrize("name", ["identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu"])
 @pytest.mark.parametrize("gain", [0.5, 3.0])
 def test_normalisation_pins_the_scale_at_every_depth(crops, name, gain):
-    rows = activations.depth_statistics(crops, 20, name, gain=gain, normalize=True)
+    rows = nonlinearities.depth_statistics(crops, 20, name, gain=gain, normalize=True)
     stds = [r["std"] for r in rows]
     assert max(stds) / min(stds) < 1.5 and min(stds) > 0.1

@@ -15,16 +15,12 @@ import torch.nn.functional as F
 
 from .conv import conv2d
 from .linearity import random_conv_stack
+from .models import ACTIVATIONS
 
-# The same functions and defaults as the modules in models.ACTIVATIONS (LeakyReLU slope 0.01).
+# One registry of activations, models.ACTIVATIONS (name -> nn.Module class); a layer instance is a
+# function of its input, so the functions are those layers.
 ACTIVATION_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "identity": lambda x: x,
-    "relu": F.relu,
-    "leaky_relu": F.leaky_relu,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "gelu": F.gelu,
-}
+    name: layer() for name, layer in ACTIVATIONS.items()}
 
 
 def get_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
