@@ -130,10 +130,12 @@ def replicate_all(paths: list[Path], seeds: list[int], cache: Path, workers: int
                                    "--seed", str(seed), "--out", str(out)],
                                   capture_output=True, text=True)
             if done.returncode != 0:
-                lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+                # main() prints a ReplicationError as one line naming the chapter and seed;
+                # anything else (a crash) gets them added
+                last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+                named = last.startswith(path.name)
                 return (path.stem, seed), ReplicationError(
-                    f"{path.stem} with SEED = {seed}: {lines[-1]}" if "SEED =" not in lines[-1]
-                    else lines[-1].removeprefix("ReplicationError: "))
+                    last if named else f"{path.name} with SEED = {seed}: {last}")
         return (path.stem, seed), json.loads(out.read_text())
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -146,10 +148,11 @@ def replicate_all(paths: list[Path], seeds: list[int], cache: Path, workers: int
 
 def build_seed(notebook) -> int | None:
     """The SEED a chapter's parameters cell sets (what the book is built with); None if none."""
-    for index in _parameters_cells(notebook)[:1]:
-        found = re.search(r"^SEED\s*=\s*(\d+)", "".join(notebook.cells[index].source), re.M)
-        return int(found.group(1)) if found else None
-    return None
+    tagged = _parameters_cells(notebook)
+    if not tagged:
+        return None
+    found = re.search(r"^SEED\s*=\s*(\d+)", "".join(notebook.cells[tagged[0]].source), re.M)
+    return int(found.group(1)) if found else None
 
 
 def _parameters_cells(notebook) -> list[int]:
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         found = replicate(args.notebook, args.seed)
     except ReplicationError as error:
-        print(f"ReplicationError: {error}".replace("\n", " | "), file=sys.stderr)
+        print(str(error).replace("\n", " | "), file=sys.stderr)
         return 1
     partial = args.out.with_suffix(".partial")
     partial.write_text(json.dumps(found, indent=1, ensure_ascii=False))
