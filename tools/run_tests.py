@@ -1,11 +1,11 @@
 """The whole test suite in two lanes that run side by side, one per core (`make test`).
 
 - lane "book": the tests that build the book (tests/browser/: one offline build of the whole
-  book, every chapter executed, shared by the browser, link, ledger and page tests) and the
-  real student edition (it builds the book once more, without solutions);
-- lane "rest": everything else, the Colab-like run of every chapter included.
+  book, every chapter executed once, shared by the browser, link, ledger and page tests);
+- lane "rest": everything else, including the student edition of every chapter executed once
+  from a Colab-like start (tests/test_student_edition.py, tests/colab_like.py).
 
-Each lane executes the chapters at most once more, and most of their work is one CPU thread, so
+Each lane executes the chapters once, and most of their work is one CPU thread, so
 two lanes on two cores take about the time of the longer one. The "rest" lane prints as it
 goes; the "book" lane's output follows when it is done. The last line adds both up, and the
 exit status is non-zero if either lane failed. Extra arguments go to both pytest runs.
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOK_LANE = ["tests/browser", "tests/test_student_edition.py::test_the_real_student_edition"]
+BOOK_LANE = ["tests/browser"]
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
 
 

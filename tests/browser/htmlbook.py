@@ -60,6 +60,9 @@ def missing_setup() -> list[str]:
 
 
 # ----------------------------------------------------------------------------- building
+CLAIM_SEEDS: tuple[int, ...] = ()  # the seeds this build checks the claims on, beside SEED
+
+
 def write_offline_config(config: Path, workdir: Path) -> Path:
     """Copy the book's `config` into `workdir`, pointing MathJax and widget scripts at local files.
 
@@ -83,6 +86,9 @@ def write_offline_config(config: Path, workdir: Path) -> Path:
         "offline/embed-amd.js": {"data-jupyter-widgets-cdn": "/offline-widgets-cdn/"},
     }
     sphinx_config["html_static_path"] = [str(static)]
+    # The claims' other seeds retrain every model twice more (most of a fresh clone's build time):
+    # `make book` checks them, and tests/test_book.py checks that mechanism on a small book.
+    sphinx_config["claim_seeds"] = list(CLAIM_SEEDS)
     settings["exclude_patterns"] = sorted({*settings.get("exclude_patterns", []), ".browser"})
     path = workdir / "_config_offline.yml"
     path.write_text(yaml.safe_dump(settings, sort_keys=False))

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 CHAPTERS = sorted(p.stem for p in (htmlbook.ROOT / "book").glob("*.ipynb"))
 MIN_CLAIMS = 50
 MIN_BASELINE_SHARE = 0.7
-MIN_SEEDS = 3   # the build's seed and the two of claim_seeds in _config.yml
+MIN_SEEDS = 1 + len(htmlbook.CLAIM_SEEDS)  # the build's seed and the test build's others
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_every_measured_claim_holds_on_every_seed_it_was_checked_on(records, boo
     for record in measured:
         assert record["worst_margin"] == min(s["margin"] for s in record["seeds"]) >= 0
     ledger = (book_html / "book" / "claims.html").read_text()
-    assert ledger.count(f"holds on {MIN_SEEDS} seeds") == len(measured)
+    assert ledger.count(f"holds on {MIN_SEEDS} seed") == len(measured)  # "seed" or "seeds"
 
 
 def test_every_record_has_the_fields_tools_read(records):

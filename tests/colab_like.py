@@ -1,6 +1,4 @@
-"""A learner clicks "Open in Colab": the set-up cell installs the package and the chapter runs.
-
-Colab is reproduced as closely as this machine allows:
+"""A Colab-like start, reproduced as closely as this machine allows (used by the tests).
 
 - a virtual environment (no system site-packages) holding only what Colab preinstalls that the
   book uses, at the versions of requirements.txt: torch, torchvision, numpy, matplotlib,
@@ -14,10 +12,10 @@ Colab is reproduced as closely as this machine allows:
   unchanged, its real ``%pip install "course-utils @ git+https://...@main"`` included;
 - ``google.colab`` is faked by an IPython start-up file, so the set-up cell believes it is on Colab;
 - each chapter is copied alone into an empty folder (no ``src/`` next to it) and executed with
-  nbclient in a kernel of that environment. The first chapter's set-up cell installs the package
-  (checked: from the git URL, at this working tree's commit, leaving torch and the rest of Colab's
-  packages as they were); the later chapters' identical cells must find it and install nothing
-  (idempotence). Installing once keeps the test to a few minutes.
+  nbclient in a kernel of that environment (`run_chapters`). The first chapter's set-up cell
+  installs the package (checked: from the git URL, at this working tree's commit, leaving torch
+  and the rest of Colab's packages as they were); the later chapters' identical cells must find
+  it and install nothing (idempotence).
 
 Trained zoo models are shared with the book build (``$COURSE_UTILS_CACHE``): on Colab they train
 on first use, here that would only repeat the build's work.
@@ -25,10 +23,8 @@ on first use, here that would only repeat the build's work.
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -39,18 +35,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import torch
 from nbclient import NotebookClient
 
 import course_utils
-from course_utils import colab, training
+from course_utils import colab
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 COLAB_PREINSTALLED = ["torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "scikit-learn", "ipykernel"]
 
-
-# --- the Colab-like environment ------------------------------------------------------------------
 
 def colab_pins() -> list[str]:
     """``name==version`` for each Colab package, taken from requirements.txt."""
@@ -174,119 +166,56 @@ def _dist_info(venv: Path) -> Path | None:
     return found[0] if found else None
 
 
-@pytest.mark.slow
-def test_each_chapter_runs_from_a_colab_like_start(tmp_path, monkeypatch):
-    """The first chapter's set-up cell installs the package; the others find it and do nothing."""
+def run_chapters(paths: list[Path], tmp: Path, monkeypatch) -> dict[str, nbformat.NotebookNode]:
+    """Execute each notebook of ``paths`` from a Colab-like start; return them executed, by stem.
+
+    Checks on the way that the first set-up cell installs the package from the git URL at this
+    working tree's commit without replacing anything Colab preinstalls, and that every later
+    set-up cell finds it and installs nothing. A cell raising where it is not tagged
+    ``raises-exception`` fails the run (nbclient's strict execution).
+    """
     started = time.perf_counter()
     venv = colab_venv()
     python = venv / "bin" / "python"
     before = _installed(python)
-    clone, ref = repository_clone(tmp_path)
-    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    kernel = colab_kernel(tmp_path, venv, clone, monkeypatch)
+    clone, ref = repository_clone(tmp)
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    kernel = colab_kernel(tmp, venv, clone, monkeypatch)
     assert colab.install_url() == f"course-utils @ git+{colab.REPOSITORY_URL}@{ref}"
     assert "course-utils" not in before
 
     # The kernel is the clean environment and believes it is on Colab.
-    seen = _probe(kernel, tmp_path / "probe-before", "import sys, importlib.util\n"
-                  "print(sys.prefix, 'google.colab' in sys.modules, importlib.util.find_spec('course_utils') is None)")
+    seen = _probe(kernel, tmp / "probe-before", "import sys, importlib.util\n"
+                  "print(sys.prefix, 'google.colab' in sys.modules, "
+                  "importlib.util.find_spec('course_utils') is None)")
     assert seen.split() == [str(venv), "True", "True"]
 
-    timings, installed_at = {}, None
-    for number, path in enumerate(CHAPTERS):
+    executed, timings, installed_at = {}, {}, None
+    for number, path in enumerate(paths):
         start = time.perf_counter()
-        nb = execute(path, kernel, tmp_path / path.stem)
+        executed[path.stem] = execute(path, kernel, tmp / path.stem)
         timings[path.stem] = round(time.perf_counter() - start, 1)
-        errors = [o for c in nb.cells if c.cell_type == "code" and "raises-exception" not in c.metadata.get("tags", [])
-                  for o in c.outputs if o["output_type"] == "error"]  # a cell tagged so raises on purpose
-        assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
         dist = _dist_info(venv)
         assert dist is not None, f"{path.name}: its set-up cell did not install the package"
         if number == 0:
             origin = json.loads((dist / "direct_url.json").read_text())
-            assert origin["url"] == colab.REPOSITORY_URL and origin["vcs_info"]["requested_revision"] == ref
+            assert origin["url"] == colab.REPOSITORY_URL
+            assert origin["vcs_info"]["requested_revision"] == ref
             assert origin["vcs_info"]["commit_id"] == head  # this working tree, through the git URL
             after = _installed(python)
             assert after["course-utils"] == course_utils.__version__
-            for name in COLAB_PREINSTALLED:  # "keeps Colab's torch": nothing preinstalled was replaced
-                assert after[name] == before[name], f"installing the package changed {name}: {before[name]} -> {after[name]}"
+            for name in COLAB_PREINSTALLED:  # "keeps Colab's torch": nothing preinstalled replaced
+                assert after[name] == before[name], \
+                    f"installing the package changed {name}: {before[name]} -> {after[name]}"
             installed_at = dist.stat().st_mtime_ns
         else:  # idempotent: the set-up cell saw the package and installed nothing
-            assert dist.stat().st_mtime_ns == installed_at, f"{path.name}: the set-up cell reinstalled the package"
+            assert dist.stat().st_mtime_ns == installed_at, \
+                f"{path.name}: the set-up cell reinstalled the package"
 
-    where, version = _probe(kernel, tmp_path / "probe-after", "import course_utils, torch\n"
+    where, version = _probe(kernel, tmp / "probe-after", "import course_utils, torch\n"
                             "print(course_utils.__file__, torch.__version__)").split()
     assert where.startswith(str(venv)) and version.split("+")[0] == before["torch"]
-    print(f"\nColab-like run, seconds per chapter: {timings} (total {time.perf_counter() - started:.0f} s)")
-
-
-# --- the GPU path, without a GPU -----------------------------------------------------------------
-
-def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert training.pick_device() == torch.device("cuda")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert training.pick_device() == torch.device("mps")
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert training.pick_device() == torch.device("cpu")
-    assert training.pick_device("cpu") == torch.device("cpu")
-
-
-def _tiny_data(n: int = 16):
-    from course_utils.datasets import ImageDataset
-
-    g = torch.Generator().manual_seed(0)
-    return ImageDataset(torch.rand(n, 1, 12, 12, generator=g), torch.randint(0, 2, (n,), generator=g), ["a", "b"])
-
-
-def _tiny_model():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                               torch.nn.Flatten(), torch.nn.Linear(4, 2))
-
-
-def _pretend(monkeypatch, module, name: str, answer) -> None:
-    """``module.name()`` returns ``answer``; wrapped, because torch._dynamo reads __wrapped__."""
-    real = getattr(module, name)
-    monkeypatch.setattr(module, name, functools.wraps(real)(lambda *args, **kwargs: answer))
-
-
-def _record_autocast(monkeypatch) -> list[tuple[str, bool]]:
-    """Every torch.autocast(device, enabled=...) that fit opens, still done for real."""
-    calls, real = [], torch.autocast
-
-    @functools.wraps(real)   # torch._dynamo, imported later, reads __wrapped__
-    def autocast(device_type, *args, enabled=True, **kwargs):
-        calls.append((device_type, enabled))
-        return real(device_type, *args, enabled=enabled, **kwargs)
-
-    monkeypatch.setattr(torch, "autocast", autocast)
-    return calls
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_fit_on_a_gpu_uses_amp_channels_last_and_learns(monkeypatch):
-    """A real run on a GPU (Colab's T4, a lent machine): mixed precision, loss scaling,
-    channels-last weights, and a loss that goes down."""
-    autocasts, scalers = _record_autocast(monkeypatch), []
-    real_scaler = torch.amp.GradScaler
-    monkeypatch.setattr(torch.amp, "GradScaler", lambda device, enabled=True: (
-        scalers.append((device, enabled)) or real_scaler(device, enabled=enabled)))
-    model = _tiny_model()
-    history = training.fit(model, _tiny_data(64), epochs=8, batch_size=16, lr=1e-2, progress=False)
-    assert history.device == "cuda" and next(model.parameters()).is_cuda
-    assert autocasts and set(autocasts) == {("cuda", True)} and scalers == [("cuda", True)]
-    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
-    assert all(math.isfinite(x) for x in history.loss) and history.loss[-1] < history.loss[0]
-
-
-def test_fit_on_cpu_keeps_full_precision_and_the_default_layout(monkeypatch):
-    _pretend(monkeypatch, torch.cuda, "is_available", False)
-    _pretend(monkeypatch, torch.backends.mps, "is_available", False)
-    autocasts = _record_autocast(monkeypatch)
-    model = _tiny_model()
-    history = training.fit(model, _tiny_data(), epochs=1, batch_size=8, progress=False)
-    assert history.device == "cpu" and autocasts == [("cpu", False)] * 2
-    assert model[0].weight.is_contiguous()  # not channels-last
+    print(f"\nColab-like run, seconds per chapter: {timings} "
+          f"(total {time.perf_counter() - started:.0f} s)")
+    return executed
