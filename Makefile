@@ -20,13 +20,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 book: $(VENV)/.installed  ## build the whole book, every chapter executed, into _build/html
 	$(BIN)/jupyter-book build --all -W --keep-going .
 
-# The student edition: every solution replaced by a placeholder (course_utils.assign), pages and
+# The student edition: every solution replaced by a placeholder (course_utils.instructor.assign), pages and
 # downloadable notebooks included. STUDENT_BRANCH=name keeps the Colab button, pointing at that
 # branch, where the instructor publishes _student/book; without it the button is left out.
 .PHONY: student
 student: $(VENV)/.installed  ## the student edition, without solutions, into _student/_build/html
 	rm -rf _student
-	$(BIN)/python -m course_utils.assign --book . _student $(if $(STUDENT_BRANCH),--branch $(STUDENT_BRANCH))
+	$(BIN)/python -m course_utils.instructor.assign --book . _student $(if $(STUDENT_BRANCH),--branch $(STUDENT_BRANCH))
 	$(BIN)/jupyter-book build --all -W --keep-going _student
 
 # Browser tests (tests/browser/): Debian's chromium driven by the Python playwright package from

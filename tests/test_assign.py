@@ -1,4 +1,4 @@
-"""python -m course_utils.assign: student notebooks from the chapters' exercise markers.
+"""python -m course_utils.instructor.assign: student notebooks from the chapters' exercise markers.
 
 The notebooks here are small chapters written by the tests in the CONTRIBUTING.md format;
 tests/test_exercises.py runs the same machinery on the real chapters.
@@ -12,7 +12,8 @@ import nbformat
 import pytest
 import yaml
 
-from course_utils import assign, colab
+from course_utils import colab
+from course_utils.instructor import assign
 
 ROOT = Path(__file__).resolve().parent.parent
 md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
@@ -89,7 +90,7 @@ def write_chapter(folder: Path, nb: nbformat.NotebookNode | None = None, name: s
 def run_assign(*args, capsys=None) -> subprocess.CompletedProcess:
     """The command line: in this process when ``capsys`` is given (fast), else as a real subprocess."""
     if capsys is None:
-        return subprocess.run([sys.executable, "-m", "course_utils.assign", *map(str, args)], capture_output=True, text=True, timeout=300)
+        return subprocess.run([sys.executable, "-m", "course_utils.instructor.assign", *map(str, args)], capture_output=True, text=True, timeout=300)
     returncode = assign.main([str(a) for a in args])
     out = capsys.readouterr()
     return subprocess.CompletedProcess(args, returncode, out.out, out.err)
@@ -218,7 +219,7 @@ def test_cli_refuses_unbalanced_markers_naming_file_and_cell(tmp_path, capsys, k
     result = run_assign(tmp_path / "book", tmp_path / "out", capsys=capsys)
     assert result.returncode == 1
     assert message in result.stderr
-    assert result.stderr.startswith("course_utils.assign: refused:") and str(path) in result.stderr
+    assert result.stderr.startswith("course_utils.instructor.assign: refused:") and str(path) in result.stderr
     if kind != "solution never ends":
         assert "cell 5" in result.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())  # nothing half-written

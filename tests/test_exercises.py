@@ -2,7 +2,7 @@
 
 Fast: a chapter is not run as a whole. For each exercise the test runs only the cells that its
 solution and check need (found from the names they use), in this process, then the solution cell
-and the check; then the same with the student placeholder (course_utils.assign) instead.
+and the check; then the same with the student placeholder (course_utils.instructor.assign) instead.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import matplotlib
 import nbformat
 import pytest
 
-from course_utils import assign
+from course_utils.instructor import assign
 from course_utils.checks import CheckFailed
 
 matplotlib.use("Agg")

@@ -1,10 +1,11 @@
-"""course_utils.replication: chapters executed again with other seeds, claims compared."""
+"""course_utils.book.replication: chapters executed again with other seeds, claims compared."""
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from course_utils import claims, replication
+from course_utils import claims
+from course_utils.book import replication
 
 PARAMETERS = "SEED = 0   # the seed of the chapter"
 # Holds for SEED >= 1 only: lets a test tell the seeds apart.
@@ -31,7 +32,7 @@ def test_with_seed_sets_the_seed_right_after_the_parameters_cell():
     nb = chapter("print('set-up')", PARAMETERS, "print(SEED)", tagged=1)
     seeded = replication.with_seed(nb, 7)
     assert [c.source for c in seeded.cells] == [
-        "print('set-up')", PARAMETERS, "SEED = 7  # injected by course_utils.replication",
+        "print('set-up')", PARAMETERS, "SEED = 7  # injected by course_utils.book.replication",
         "print(SEED)"]
     assert len(nb.cells) == 3   # the original is left alone
 

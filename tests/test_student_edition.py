@@ -1,6 +1,6 @@
 """The student edition: no solution anywhere in it, it runs top to bottom, and nbgrader agrees.
 
-Documented behaviour (course_utils.assign): check cells are tagged ``raises-exception``, so the
+Documented behaviour (course_utils.instructor.assign): check cells are tagged ``raises-exception``, so the
 student notebook executes to the end with nbclient / jupyter-book, each unsolved check raising
 ``NotImplementedYet`` with its hint; nothing else may raise.
 """
@@ -18,7 +18,7 @@ import yaml
 from nbclient import NotebookClient
 
 import colab_like
-from course_utils import assign
+from course_utils.instructor import assign
 from test_assign import sample_chapter, write_chapter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +170,7 @@ def test_nbgrader_generate_assignment_gives_the_student_cells(tmp_path):
 # --- grading with the checks ---------------------------------------------------------------------
 
 def test_grading_submissions_with_the_checks(tmp_path, capsys):
-    from course_utils import grade
+    from course_utils.instructor import grade
 
     student = assign.student_notebook(sample_chapter())
     nbformat.write(student, tmp_path / "untouched.ipynb")

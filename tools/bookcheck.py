@@ -77,8 +77,8 @@ def run_chapter(name: str, timeout: int = 600, seed: int | None = None) -> int:
     os.environ.pop("MPLBACKEND", None)
     path = BOOK / f"{name.removesuffix('.ipynb')}.ipynb"
     notebook = nbformat.read(path, as_version=4)
-    if seed is not None:   # as the book build's replications do (course_utils.replication)
-        from course_utils import replication
+    if seed is not None:   # as the book build's replications do (course_utils.book.replication)
+        from course_utils.book import replication
 
         notebook = replication.with_seed(notebook, seed)
     start = time.perf_counter()

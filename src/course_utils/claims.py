@@ -15,7 +15,7 @@ prints one line under the cell,
 - A claim has an id (unique in the book), the claim of the source text it serves (``C1`` ... ``C18``,
   see ``SOURCE_CLAIMS``) or a topic beyond it (``TOPICS``), one sentence, the measured value, a
   baseline where one exists, and the bound that makes it hold.
-- While the book builds (``STRICT_ENV`` is set by ``course_utils.ledger``), a claim that does not
+- While the book builds (``STRICT_ENV`` is set by ``course_utils.book.ledger``), a claim that does not
   hold raises ``ClaimFailed`` naming the claim, its value and its bound: the build fails rather
   than publish a sentence its own output contradicts. In Jupyter or Colab it warns and goes on.
 - The line carries the claim as data (``data-claim``), from which the book's ledger page and

@@ -26,7 +26,7 @@ from . import colab
 
 MANIFEST = "manifest.json"
 FORMAT = 1                                  # bump when the manifest's layout changes
-BUILD_ENV = "COURSE_BOOK_BUILD"             # set by the book build (course_utils.ledger)
+BUILD_ENV = "COURSE_BOOK_BUILD"             # set by the book build (course_utils.book.ledger)
 URL_ENV = "COURSE_UTILS_WEIGHTS_URL"        # a folder URL holding manifest.json, or "off"
 TIMEOUT_S = 20
 

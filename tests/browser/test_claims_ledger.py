@@ -23,7 +23,7 @@ MIN_SEEDS = 1 + len(htmlbook.CLAIM_SEEDS)  # the build's seed and the test build
 @pytest.fixture(scope="module")
 def records(book_html):
     path = book_html / "claims.json"
-    assert path.is_file(), "the build wrote no claims.json (is course_utils.ledger in _config.yml?)"
+    assert path.is_file(), "the build wrote no claims.json (is course_utils.book.ledger in _config.yml?)"
     return json.loads(path.read_text())
 
 

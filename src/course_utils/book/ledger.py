@@ -1,6 +1,6 @@
 """The claims ledger: a Sphinx extension that collects every claim the chapters checked.
 
-Loaded by the book build (``_config.yml``: ``sphinx: extra_extensions: [course_utils.ledger]``);
+Loaded by the book build (``_config.yml``: ``sphinx: extra_extensions: [course_utils.book.ledger]``);
 learners never import it. While the book builds:
 
 1. ``setup`` sets ``claims.STRICT_ENV`` in the environment the chapters' kernels inherit, so a
@@ -13,7 +13,7 @@ learners never import it. While the book builds:
 4. ``claims.json`` (a list of records, each with its ``chapter`` and ``url``) is written next to
    the HTML.
 5. While the chapters execute, worker processes execute them again with the other seeds of
-   ``claim_seeds`` (``course_utils.replication``); each measured claim then carries its result on
+   ``claim_seeds`` (``course_utils.book.replication``); each measured claim then carries its result on
    every seed, and a claim that breaks on any seed fails the build, naming the claim and seed.
 """
 from __future__ import annotations
@@ -27,7 +27,8 @@ from docutils import nodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from . import claims, replication
+from .. import claims
+from . import replication
 
 logger = logging.getLogger(__name__)
 

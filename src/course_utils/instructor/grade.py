@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m course_utils.grade SUBMISSION.ipynb [...] [--csv marks.csv] [--timeout 600]
+    python -m course_utils.instructor.grade SUBMISSION.ipynb [...] [--csv marks.csv] [--timeout 600]
 
 Each submission is executed top to bottom in its own folder (nbclient, errors allowed, so one
 broken exercise does not hide the others), and each exercise's check cell is read:
@@ -67,7 +67,7 @@ def grade(path: Path, timeout: int = 600) -> list[Mark]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.grade", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_utils.instructor.grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", type=Path, nargs="+", help="executed or not, student notebooks")
     parser.add_argument("--csv", type=Path, help="also write the marks to this CSV file")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")

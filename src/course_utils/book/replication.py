@@ -4,7 +4,7 @@ A claim about a trained network is a claim about CNNs only if it survives retrai
 chapter takes its seed in a cell tagged ``parameters`` (``SEED = 0``); the book is built with
 that default. ``replicate`` executes a chapter again with ``SEED = k`` put after that cell (the
 convention papermill uses) and returns the claim records its outputs carry. The ledger
-(``course_utils.ledger``) runs these replications while the book builds, shows the seeds each
+(``course_utils.book.ledger``) runs these replications while the book builds, shows the seeds each
 claim was checked on and its worst margin, and fails the build if a claim breaks on any seed.
 
 The replications run without strict claims, so one failing claim does not hide the others; a
@@ -13,7 +13,7 @@ package's source and the seed, so an unchanged chapter is not executed twice.
 
 Command line (what the build runs in a worker process)::
 
-    python -m course_utils.replication book/05b_circuits.ipynb --seed 1 --out run.json
+    python -m course_utils.book.replication book/05b_circuits.ipynb --seed 1 --out run.json
 """
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import claims
+from .. import claims
 
 PARAMETERS_TAG = "parameters"
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 
 class ReplicationError(RuntimeError):
@@ -48,7 +48,7 @@ def with_seed(notebook, seed: int):
     if not re.search(r"^SEED\s*=", "".join(notebook.cells[tagged[0]].source), re.M):
         raise ReplicationError(f"the {PARAMETERS_TAG!r} cell does not set SEED")
     copy = nbformat.from_dict(json.loads(json.dumps(notebook)))
-    injected = nbformat.v4.new_code_cell(f"SEED = {int(seed)}  # injected by course_utils.replication")
+    injected = nbformat.v4.new_code_cell(f"SEED = {int(seed)}  # injected by course_utils.book.replication")
     injected.metadata["tags"] = ["injected-parameters"]
     copy.cells.insert(tagged[0] + 1, injected)
     return copy
@@ -88,13 +88,14 @@ def replicate(path: Path, seed: int, timeout: int = 900) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- many at once
-# Modules of the book build itself: they cannot change what a chapter computes.
-_BUILD_TOOLS = {"ledger.py", "replication.py", "published.py"}
+# The book build's and the instructors' own modules: they cannot change what a chapter computes.
+_NOT_IN_CHAPTERS = ("book", "instructor")
+_BUILD_TOOLS = {"published.py"}
 
 
 def default_cache() -> Path:
     """Beside the zoo's models, so the book build and the tests share the results."""
-    from .zoo import cache_dir
+    from ..zoo import cache_dir
 
     return cache_dir() / "replications"
 
@@ -105,7 +106,8 @@ def cache_key(path: Path, seed: int) -> str:
 
     digest = hashlib.sha256(Path(path).read_bytes() + torch.__version__.encode())
     for source in sorted(_PACKAGE.rglob("*.py")):
-        if source.name not in _BUILD_TOOLS:
+        folder = source.relative_to(_PACKAGE).parts[0]
+        if folder not in _NOT_IN_CHAPTERS and source.name not in _BUILD_TOOLS:
             digest.update(source.read_bytes())
     digest.update(str(seed).encode())
     return digest.hexdigest()[:16]
@@ -126,7 +128,7 @@ def replicate_all(paths: list[Path], seeds: list[int], cache: Path, workers: int
         out = cache / f"{path.stem}-seed{seed}-{cache_key(path, seed)}.json"
         if not out.exists():
             log(f"replication: {path.stem} with SEED = {seed} ...")
-            done = subprocess.run([sys.executable, "-m", "course_utils.replication", str(path),
+            done = subprocess.run([sys.executable, "-m", "course_utils.book.replication", str(path),
                                    "--seed", str(seed), "--out", str(out)],
                                   capture_output=True, text=True)
             if done.returncode != 0:
