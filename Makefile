@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export COURSE_UTILS_CACHE ?= $(CURDIR)/.zoo-cache
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: book test env clean browser-deps bench
+.PHONY: book test check env clean browser-deps bench
 
 env: $(VENV)/.installed
 
@@ -50,6 +50,11 @@ bench: $(VENV)/.installed  ## speed figures of benchmarks/bench_*.py; prints a t
 # Two lanes side by side, one per core (tools/run_tests.py): the book builds, and the rest.
 test: $(VENV)/.installed browser-deps  ## the whole test suite, including a full book build
 	$(BIN)/python tools/run_tests.py
+
+# The contributors' fast lane: unit tests and notebook-free checks, on both cores (pytest-xdist).
+# Left out: the browser tests (they build the whole book) and tests marked slow.
+check: $(VENV)/.installed  ## unit tests only, about a minute once models are cached
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" --ignore=tests/browser
 
 clean:
 	rm -rf _build .zoo-cache .pytest_cache

@@ -117,6 +117,7 @@ def _build(folder: Path, timeout: int = 900) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_a_raising_cell_fails_the_build(tmp_path):
     failing = _build(_mini_book(tmp_path / "bad", "raise RuntimeError('boom from a cell')"))
     assert failing.returncode != 0

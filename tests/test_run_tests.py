@@ -2,6 +2,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import run_tests  # noqa: E402
 
@@ -16,6 +18,7 @@ def test_a_lane_without_a_closing_line_counts_nothing():
         "passed": 0, "failed": 0, "errors": 0, "skipped": 0}
 
 
+@pytest.mark.slow
 def test_lanes_that_ran_no_test_fail_the_run(capsys):
     assert run_tests.main(["-k", "no_test_has_this_name", "-p", "no:cacheprovider"]) == 1
     assert capsys.readouterr().out.rstrip().splitlines()[-1] == "total: 0 passed, 1 failed"

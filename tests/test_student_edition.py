@@ -150,6 +150,7 @@ def test_nbgrader_clears_the_same_regions_on_each_chapter(path):
     _compare_with_nbgrader(nbformat.read(path, as_version=4), path.name)
 
 
+@pytest.mark.slow
 def test_nbgrader_generate_assignment_gives_the_student_cells(tmp_path):
     """The whole nbgrader pipeline on `assign --nbgrader` output: its release equals our student edition."""
     _nbgrader_clear(sample_chapter())  # skips when nbgrader is absent
@@ -169,6 +170,7 @@ def test_nbgrader_generate_assignment_gives_the_student_cells(tmp_path):
 
 # --- grading with the checks ---------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_grading_submissions_with_the_checks(tmp_path, capsys):
     from course_utils.instructor import grade
 
@@ -198,6 +200,7 @@ def _errors(nb) -> list[tuple[int, str, str]]:
             for o in c.outputs if o["output_type"] == "error"]
 
 
+@pytest.mark.slow
 def test_student_notebook_runs_to_the_end_with_each_check_saying_not_implemented(tmp_path):
     student = assign.student_notebook(sample_chapter())
     NotebookClient(student, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
@@ -215,6 +218,7 @@ def _build(root: Path, timeout: int) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_a_student_book_builds_without_any_solution_in_pages_or_sources(tmp_path):
     source = tmp_path / "source"
     write_chapter(source / "book")
