@@ -4,6 +4,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+import torchinfo
 import torchvision
 from hypothesis import given, settings, strategies as st
 from torch import nn
@@ -40,11 +41,22 @@ def test_summary_totals_equal_torch_counts(name, input_shape, expected_total):
     assert all(r.output_shape is not None for r in table)
 
 
-def test_summary_shapes_agree_with_the_models_own_layer_table():
-    model = models.build_model("small")
-    ours = {r.name: r.output_shape for r in architecture.summary(model, (1, 28, 28))}
-    theirs = {r["layer"]: r["output_shape"] for r in models.layer_table(model, (1, 28, 28))}
-    assert ours == theirs
+@pytest.mark.parametrize("name,input_shape", [
+    ("small", (1, 28, 28)), ("vgg16", (3, 224, 224)), ("googlenet", (3, 224, 224)),
+])
+def test_summary_rows_equal_torchinfos(name, input_shape):
+    """Every row's output shape and parameter count, against torchinfo's summary of the model."""
+    model = models.build_model("small") if name == "small" else architecture.torchvision_model(name)
+    device = next(model.parameters()).device
+    reference = torchinfo.summary(model, input_size=(1, *input_shape), device=device, verbose=0,
+                                  depth=10)
+    name_of = {id(module): full for full, module in model.named_modules()}
+    theirs = {name_of[id(layer.module)]: (tuple(layer.output_size[1:]), layer.num_params)
+              for layer in reference.summary_list if id(layer.module) in name_of}
+    table = architecture.summary(model, input_shape)
+    ours = {row.name: (row.output_shape, row.parameters) for row in table}
+    assert ours and {k: theirs[k] for k in ours} == ours
+    assert table.total_parameters == reference.total_params
 
 
 def test_summary_shapes_of_vgg_and_googlenet_follow_the_output_size_formula():
@@ -65,7 +77,7 @@ def test_vgg16_receptive_fields_match_published_values():
     table = architecture.summary(architecture.torchvision_model("vgg16"), (3, 224, 224))
     pools = [r.field.size for r in table if r.kind == "MaxPool2d"]
     assert pools == [6, 16, 44, 100, 212]
-    assert table.row("features.28").field.size == 196 and table.row("classifier.0").field.whole
+    assert table.row("features.28").field.size == 196 and table.row("classifier.0").field.global_
 
 
 def _gradient_extent(model: nn.Module, layer: str, size: int) -> int:
@@ -191,3 +203,12 @@ def test_pooling_reduces_values_by_k_squared_without_parameters():
     maps = edge_maps()
     assert maps.numel() == 4 * cu.max_pool2d(maps, 2).numel() == 16 * cu.max_pool2d(maps, 4).numel()
     assert torch_count(nn.MaxPool2d(2)) == 0
+
+
+def test_summary_shows_no_field_after_a_layer_without_a_rule():
+    """Shapes and parameters still come; the receptive field is '-' from that layer on."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Upsample(scale_factor=2), nn.Conv2d(2, 2, 3))
+    table = architecture.summary(net, (1, 10, 10))
+    assert [r.field.size if r.field else None for r in table] == [3, None, None]
+    assert [r.output_shape for r in table] == [(2, 8, 8), (2, 16, 16), (2, 14, 14)]
+    assert [line.split()[-1] for line in str(table).splitlines()[2:5]] == ["3x3", "-", "-"]

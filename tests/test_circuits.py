@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils import circuits, interventions as iv, tuning
+from course_utils import circuits, interventions as iv, layers, linearity, tuning
 from course_utils.hooks import record
 from course_utils.models import build_model
 
@@ -23,10 +23,10 @@ def images():
 
 
 def test_input_layer_follows_the_sequence(model):
-    assert circuits.input_layer(model, "conv3") == "pool2"
-    assert circuits.input_layer(model, "conv1") is None
+    assert layers.input_layer(model, "conv3") == "pool2"
+    assert layers.input_layer(model, "conv1") is None
     with pytest.raises(KeyError, match="valid layer names"):
-        circuits.input_layer(model, "conv9")
+        layers.input_layer(model, "conv9")
 
 
 def test_weight_maps_are_the_raw_kernels_and_errors_name_the_layer(model):
@@ -37,19 +37,19 @@ def test_weight_maps_are_the_raw_kernels_and_errors_name_the_layer(model):
         circuits.weight_maps(model, "conv3", 32)
 
 
-def test_linearized_model_swaps_only_nonlinear_layers(model):
-    linear = circuits.linearized_model(model)
+def test_linearized_swaps_only_nonlinear_layers(model):
+    linear = linearity.linearized(model)
     assert isinstance(linear.relu2, nn.Identity) and isinstance(linear.pool2, nn.AvgPool2d)
     assert isinstance(model.relu2, nn.ReLU) and isinstance(model.pool2, nn.MaxPool2d)  # original untouched
     assert torch.equal(linear.conv2.weight, model.conv2.weight)
 
 
-def test_linearized_model_is_affine(model, images):
+def test_linearized_is_affine(model, images):
     """f(a x + b y) = a f(x) + b f(y) - (a + b - 1) f(0): what makes expanded weights exact."""
-    linear = circuits.linearized_model(model)
+    linear = linearity.linearized(model)
     x, y, zero = images[:1], images[1:2], torch.zeros_like(images[:1])
     with torch.no_grad():
-        f = lambda t: circuits.run_between(linear, t, None, "conv3")
+        f = lambda t: layers.run_between(linear, t, None, "conv3")
         lhs = f(2.0 * x - 0.5 * y)
         rhs = 2.0 * f(x) - 0.5 * f(y) - 0.5 * f(zero)
     assert torch.allclose(lhs, rhs, atol=1e-4)
@@ -64,11 +64,11 @@ def test_expanded_weights_of_adjacent_layers_equal_raw_weights(model):
 
 def test_expanded_weights_predict_the_linearized_unit(model, images):
     """Two layers apart: sum(expanded * input) + constant equals the linearized network's unit."""
-    linear = circuits.linearized_model(model)
+    linear = linearity.linearized(model)
     full = circuits.expanded_weights(model, "pool1", "conv3", 4, position=(4, 4), crop=False)
     with torch.no_grad():
         inputs = record(model, images, "pool1")["pool1"]
-        unit = lambda t: circuits.run_between(linear, t, "pool1", "conv3")[:, 4, 4, 4]
+        unit = lambda t: layers.run_between(linear, t, "pool1", "conv3")[:, 4, 4, 4]
         predicted = (inputs * full).sum((1, 2, 3)) + unit(torch.zeros_like(inputs[:1]))
         assert torch.allclose(predicted, unit(inputs), atol=1e-4)
     cropped = circuits.expanded_weights(model, "pool1", "conv3", 4, position=(4, 4))
@@ -84,7 +84,7 @@ def test_contributions_sum_to_the_conv_output(model, images):
 
 def test_attribution_against_the_mean_predicts_mean_ablation_exactly(model, images):
     """One conv layer is linear in its input, so w * (a - mean) is the exact effect of mean-ablation."""
-    source = circuits.input_layer(model, "conv3")
+    source = layers.input_layer(model, "conv3")
     means = iv.channel_means(model, images, source)
     positions = circuits.unit_positions(model, images, "conv3", 2)
     attr = circuits.attribution(model, images, "conv3", 2, baseline=means, positions=positions)
@@ -105,7 +105,7 @@ def test_fraction_removed_matches_a_manual_intervention(model, images):
     ablated = acts.clone()
     ablated[:, [0, 5]] = means[[0, 5]].view(1, -1, 1, 1)
     with torch.no_grad():
-        unit = lambda a: F.relu(circuits.run_between(model, a, source, "conv3"))[torch.arange(12), channel, positions[:, 0], positions[:, 1]]
+        unit = lambda a: F.relu(layers.run_between(model, a, source, "conv3"))[torch.arange(12), channel, positions[:, 0], positions[:, 1]]
         expected = 1 - unit(ablated).sum() / unit(acts).sum()
     got = iv.fraction_removed(model, images, "conv3", channel, [0, 5], means, positions)
     assert got == pytest.approx(float(expected), abs=1e-5)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import hooks, models
+from course_utils import hooks, layers, models
 
 
 def _model(seed=0):
@@ -66,13 +66,13 @@ def test_forward_to_matches_record_and_skips_later_layers():
 
 def test_unknown_layer_lists_valid_names():
     model = _model()
-    for call in (lambda: hooks.get_layer(model, "conv9"), lambda: hooks.record(model, torch.rand(1, 1, 28, 28), ["conv9"])):
+    for call in (lambda: layers.get_layer(model, "conv9"), lambda: hooks.record(model, torch.rand(1, 1, 28, 28), ["conv9"])):
         with pytest.raises(KeyError) as info:
             call()
         message = str(info.value)
         assert "conv9" in message and "conv1" in message and "relu3" in message and not message.startswith("'")
     with pytest.raises(ValueError, match="valid layer names"):  # also a ValueError
-        hooks.get_layer(model, "")
+        layers.get_layer(model, "")
 
 
 def test_training_mode_is_reported_where_it_matters():
@@ -86,12 +86,27 @@ def test_training_mode_is_reported_where_it_matters():
 
 def test_conv_layer_names_and_unit_values():
     model = _model()
-    assert hooks.conv_layer_names(model) == ["conv1", "conv2", "conv3"]
+    assert layers.conv_layer_names(model) == ["conv1", "conv2", "conv3"]
     acts = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
-    assert torch.equal(hooks.unit_values(acts, 1, 2, 3), acts[:, 1, 2, 3])
+    assert torch.equal(hooks.unit_values(acts, 1, at=(2, 3)), acts[:, 1, 2, 3])
     assert torch.allclose(hooks.unit_values(acts, 2), acts[:, 2].mean((1, 2)))
+    assert torch.equal(hooks.unit_values(acts, 2, reduce="max"), acts[:, 2].amax((1, 2)))
+    assert torch.equal(hooks.unit_values(acts, reduce="max"), acts.amax((2, 3)))  # N x C
     assert torch.equal(hooks.unit_values(acts[:, :, 0, 0], 1), acts[:, 1, 0, 0])
+    positions = torch.tensor([[0, 3], [2, 1]])                 # one position per image
+    assert torch.equal(hooks.unit_values(acts, 1, at=positions),
+                       torch.stack([acts[0, 1, 0, 3], acts[1, 1, 2, 1]]))
     with pytest.raises(ValueError, match="channel"):
         hooks.unit_values(acts, 3)
-    with pytest.raises(ValueError, match="both y and x"):
-        hooks.unit_values(acts, 0, y=1)
+    with pytest.raises(ValueError, match="N x 2"):
+        hooks.unit_values(acts, 0, at=torch.zeros(3, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="reduce"):
+        hooks.unit_values(acts, 0, reduce="median")
+
+
+def test_best_positions_are_where_unit_values_reads_the_extreme():
+    acts = torch.randn(5, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    for largest, extreme in ((True, torch.amax), (False, torch.amin)):
+        values, positions = hooks.best_positions(acts, 2, largest)
+        assert torch.equal(values, extreme(acts[:, 2], (1, 2)))
+        assert torch.equal(hooks.unit_values(acts, 2, at=positions), values)

@@ -5,8 +5,8 @@ from torch import nn
 
 from course_utils import models
 from course_utils.hooks import forward_to
-from course_utils.receptive_field import (clip_box, gradient_receptive_field, linearized_copy,
-                                          receptive_fields)
+from course_utils.linearity import linearized
+from course_utils.receptive_field import clip_box, gradient_receptive_field, receptive_fields
 
 
 def _strided_dilated():
@@ -56,12 +56,14 @@ def test_real_gradients_stay_inside_the_theoretical_field():
     assert box is not None and outside.abs().max() == 0
 
 
-def test_linearized_copy_leaves_the_model_alone():
+@pytest.mark.parametrize("unit_weights", [False, True])
+def test_linearized_leaves_the_model_alone(unit_weights):
     model = models.build_model("small")
     before = model.conv1.weight.clone()
-    clone = linearized_copy(model)
+    clone = linearized(model, unit_weights=unit_weights)
     assert torch.equal(model.conv1.weight, before) and isinstance(model.pool1, nn.MaxPool2d)
     assert isinstance(clone.pool1, nn.AvgPool2d) and isinstance(clone.relu1, nn.Identity)
+    assert torch.equal(clone.conv1.weight, torch.ones_like(before) if unit_weights else before)
 
 
 def test_unsupported_layer_and_bad_name_fail_clearly():
@@ -81,8 +83,4 @@ def test_chapter1_table_and_chapter4_arithmetic_agree(model, size):
     table = architecture.summary(model, (1, size, size))
     fields = receptive_fields(model, size)
     for name, field in fields.items():
-        row = table.row(name).field
-        if field.global_:
-            assert row.whole, name
-        else:
-            assert (row.whole, row.size, row.jump) == (False, field.size, field.jump), name
+        assert table.row(name).field == field, name

@@ -8,7 +8,7 @@ from .pooling import avg_pool2d, max_pool2d
 from .datasets import ImageDataset, make_loader
 from .data import load_dataset, mnist_subset, sklearn_digits, torchvision_dataset
 from .models import ConvNet, build_model, count_parameters
-from .training import evaluate, fit, pick_device, seed_everything
+from .training import evaluate, fit, pick_device, seeded
 from .similarity import cka_matrix, linear_cka, match_units
 from .zoo import pretrained, zoo_data
 from . import dataset_examples, featviz, filters, hooks, probes, receptive_field

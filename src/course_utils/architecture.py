@@ -6,14 +6,11 @@ the course's small CNN and for torchvision's VGG-16 and GoogLeNet, which
 :func:`torchvision_model` builds on PyTorch's ``meta`` device: shapes and parameter counts
 without allocating memory or downloading weights.
 
-Receptive-field arithmetic (Dang Ha The Hien, "A guide to receptive field arithmetic", 2017):
-a layer with kernel ``k``, stride ``s`` and dilation ``d`` turns the receptive-field side ``r`` and
-the jump ``j`` (input pixels between neighbouring units) into ``r + (k - 1) * d * j`` and ``j * s``.
-Elementwise layers change neither; global pooling and linear layers see the whole input. When
-branches run in parallel (GoogLeNet's Inception blocks) a block reports its widest branch.
-Chapter 4's :mod:`course_utils.receptive_field` applies the same rule to sequential models and
-also tracks where each unit's field sits (its centre), which it needs to crop image patches;
-``tests/test_receptive_field.py`` checks that the two agree.
+The receptive field of each layer follows the one rule of :mod:`course_utils.receptive_field`
+(``next_field``: a layer with kernel ``k``, stride ``s`` and dilation ``d`` turns the side ``r``
+and the jump ``j`` into ``r + (k - 1) * d * j`` and ``j * s``), carried along the forward pass
+by hooks, so parallel branches and functional calls between modules are handled. When branches
+run in parallel (GoogLeNet's Inception blocks) a block reports its widest branch.
 """
 from __future__ import annotations
 
@@ -23,6 +20,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.patches import Polygon, Rectangle
 from torch import nn
+
+from .receptive_field import ReceptiveField, next_field
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
@@ -41,45 +40,9 @@ def linear_parameters(in_features: int, out_features: int, bias: bool = True) ->
 
 # --- receptive fields --------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Field:
-    """Receptive field of a layer's units: ``size`` pixels square, units ``jump`` pixels apart.
-
-    ``whole`` marks layers that see the entire input (after global pooling or a linear layer).
-    """
-
-    size: int = 1
-    jump: int = 1
-    whole: bool = False
-
-    def __str__(self) -> str:
-        return "whole input" if self.whole else f"{self.size}x{self.size}"
-
-
-def _first(value) -> int:
-    """torch layers store sizes as ints or (h, w) pairs; the tables show the height."""
-    return int(value[0] if isinstance(value, (tuple, list)) else value)
-
-
-def _next_field(module: nn.Module, field: Field, in_shape, out_shape) -> Field:
-    """The receptive field after ``module`` given the one before it."""
-    if field.whole or isinstance(module, nn.Linear):
-        return Field(field.size, field.jump, True)
-    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        size_in, size_out = in_shape[-1], out_shape[-1]
-        if size_out == 1 or size_in % size_out:  # global, or uneven windows: say "whole"
-            return Field(field.size, field.jump, True)
-        k = size_in // size_out  # an even split: an ordinary k x k pool with stride k
-        return Field(field.size + (k - 1) * field.jump, field.jump * k)
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        k, s = _first(module.kernel_size), _first(module.stride)
-        d = _first(getattr(module, "dilation", 1))
-        return Field(field.size + (k - 1) * d * field.jump, field.jump * s)
-    return field  # elementwise (ReLU, batch norm, dropout, ...) or reshaping (Flatten)
-
-
-def _widest(fields: list[Field]) -> Field:
-    return max(fields, key=lambda f: (f.whole, f.size, f.jump)) if fields else Field()
+def _widest(fields: list[ReceptiveField | None]) -> ReceptiveField | None:
+    known = [f for f in fields if f is not None]
+    return max(known, key=lambda f: (f.global_, f.size, f.jump)) if known else None
 
 
 # --- the table ---------------------------------------------------------------------------
@@ -92,7 +55,7 @@ class LayerRow:
     kind: str                                   # the module's class name
     output_shape: tuple[int, ...] | None        # without the batch dimension; None if not run
     parameters: int
-    field: Field | None
+    field: ReceptiveField | None              # None: not run, or a layer with no rule
 
 
 class LayerTable(list):
@@ -163,7 +126,7 @@ def summary(model: nn.Module, input_shape: tuple[int, int, int], title: str = ""
     """
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {tuple(input_shape)}")
-    tracker = _FieldTracker(model)
+    tracker = _FieldTracker(model, image_size=input_shape[-1])
     rows_of = {id(m): name for name, m in units(model)}
     seen: dict[str, LayerRow] = {}
 
@@ -192,13 +155,14 @@ def summary(model: nn.Module, input_shape: tuple[int, int, int], title: str = ""
 
 
 class _FieldTracker:
-    """Forward hooks that carry a :class:`Field` along with every tensor a module returns."""
+    """Forward hooks that carry a receptive field along with every tensor a module returns."""
 
-    def __init__(self, model: nn.Module) -> None:
-        self.model, self.on_output = model, None
-        self.fields: dict[int, Field] = {}
+    def __init__(self, model: nn.Module, image_size: int) -> None:
+        self.model, self.image_size, self.on_output = model, image_size, None
+        self.names = {id(module): name for name, module in model.named_modules()}
+        self.fields: dict[int, ReceptiveField | None] = {}
         self.keep: list[torch.Tensor] = []  # keeps tensors alive so their ids stay unique
-        self.log: list[Field] = []
+        self.log: list[ReceptiveField | None] = []
         self.starts: list[int] = []
         self.handles = []
 
@@ -219,14 +183,13 @@ class _FieldTracker:
 
     def _post(self, module, inputs, output):
         start = self.starts.pop()
+        out = output[0] if isinstance(output, (tuple, list)) else output
         if len(list(module.children())) == 0:
             x = inputs[0] if inputs else None
             # A tensor made by a functional call (torch.flatten, torch.cat) has no record:
             # it comes from the latest module output.
-            before = self.fields.get(id(x), self.log[-1] if self.log else Field())
-            out = output[0] if isinstance(output, (tuple, list)) else output
-            field = _next_field(module, before, tuple(x.shape) if isinstance(x, torch.Tensor) else (),
-                                tuple(out.shape) if isinstance(out, torch.Tensor) else ())
+            before = self.fields.get(id(x), self.log[-1] if self.log else _INPUT)
+            field = self._step(module, before, x, out)
         else:  # a block: its output is as wide as the widest thing computed inside it
             field = _widest(self.log[start:])
         for tensor in output if isinstance(output, (tuple, list)) else (output,):
@@ -236,6 +199,19 @@ class _FieldTracker:
         self.log.append(field)
         if self.on_output is not None:
             self.on_output(module, output, field)
+
+    def _step(self, module, before, x, out) -> ReceptiveField | None:
+        """receptive_field.next_field; None from a layer with no rule on (the table says "-")."""
+        if before is None or not isinstance(x, torch.Tensor) or not isinstance(out, torch.Tensor):
+            return None
+        try:
+            return next_field(before, module, self.names.get(id(module), ""), x.shape[-1],
+                              out.shape[-1], self.image_size)
+        except ValueError:
+            return None
+
+
+_INPUT = ReceptiveField("input", 1, 1, 0.0)
 
 
 def torchvision_model(name: str) -> nn.Module:

@@ -6,9 +6,9 @@ and blue (inhibition) next to pictures of both units, these maps show how a feat
 from earlier ones (Voss et al., "Visualizing Weights", Distill 2021).
 
 - :func:`weight_maps` and :func:`plot_weight_maps`: the ``k x k`` maps into one output channel;
-- :func:`expanded_weights`: the same idea across several layers, through a
-  :func:`linearized_model` (ReLU -> identity, max-pool -> average-pool), where the product of
-  the layers' weights is exact; for adjacent layers it equals the raw weights;
+- :func:`expanded_weights`: the same idea across several layers, through the network without
+  its nonlinearities (:func:`~course_utils.linearity.linearized`), where the product of the
+  layers' weights is exact; for adjacent layers it equals the raw weights;
 - :func:`contributions` / :func:`attribution`: weight x activation, how much each input
   channel actually added to the unit on given images. These terms sum exactly to the unit's
   pre-activation, so they say which inputs to ablate (:mod:`course_utils.interventions`).
@@ -18,7 +18,6 @@ layer names (``conv3``, ``relu3``, ``pool3``, ...) double as hook names.
 """
 from __future__ import annotations
 
-import copy
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -26,38 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hooks import get_layer, record
-from .models import ACTIVATIONS
-from .receptive_field import linearized_copy
+from .hooks import best_positions, record
+from .layers import conv_layer, input_layer, model_shape, run_between
+from .linearity import linearized
 from .similarity import unit_correlations
-
-_NONLINEAR = tuple(layer for name, layer in ACTIVATIONS.items() if name != "identity")
-
-
-def conv_layer(model: nn.Module, layer: str) -> nn.Conv2d:
-    """The ``nn.Conv2d`` called ``layer``; anything else raises, naming what it is."""
-    module = get_layer(model, layer)
-    if not isinstance(module, nn.Conv2d):
-        raise ValueError(f"layer {layer!r} is a {type(module).__name__}; expected a Conv2d (e.g. 'conv3')")
-    return module
-
-
-def _children(model: nn.Module) -> list[str]:
-    return [name for name, _ in model.named_children()]
-
-
-def input_layer(model: nn.Module, layer: str) -> str | None:
-    """Name of the layer whose output feeds ``layer`` in a sequential model (``None``: the image).
-
-    In a ConvNet ``input_layer(model, "conv3") == "pool2"``: the max-pooled, rectified conv2
-    channels are what conv3's weights read.
-    """
-    names = _children(model)
-    if layer not in names:
-        get_layer(model, layer)  # raises, listing the valid names
-        raise ValueError(f"layer {layer!r} is not a top-level layer of this sequential model")
-    index = names.index(layer)
-    return names[index - 1] if index > 0 else None
 
 
 def weight_maps(model: nn.Module, layer: str, out_channel: int) -> torch.Tensor:
@@ -104,56 +75,23 @@ def plot_weight_maps(weights: torch.Tensor, titles: Sequence[str] | None = None,
 # --- Expanded weights --------------------------------------------------------------------
 
 
-def linearized_model(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with its real weights but no nonlinearity: ReLU-like layers become
-    identities and max pools become average pools (of the same size).
-
-    What is left is affine, so the effect of any earlier unit on a later one is a fixed number:
-    the *expanded weight*. (Unlike :func:`course_utils.receptive_field.linearized_copy`, which
-    also sets every weight to 1 to find which pixels a unit *can* see.)
-    """
-    clone = copy.deepcopy(model).eval()
-    for name, layer in list(clone.named_children()):
-        if isinstance(layer, nn.MaxPool2d):
-            setattr(clone, name, nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding))
-        elif isinstance(layer, _NONLINEAR):
-            setattr(clone, name, nn.Identity())
-    return clone
-
-
-def run_between(model: nn.Module, x: torch.Tensor, start: str | None, stop: str) -> torch.Tensor:
-    """Run a sequential ``model`` from the output of layer ``start`` (``None``: the image ``x``)
-    through layer ``stop`` inclusive, and return ``stop``'s output."""
-    names = _children(model)
-    for name in (stop,) if start is None else (start, stop):
-        if name not in names:
-            get_layer(model, name)
-            raise ValueError(f"layer {name!r} is not a top-level layer of this sequential model")
-    first = 0 if start is None else names.index(start) + 1
-    last = names.index(stop)
-    if last < first:
-        raise ValueError(f"layer {stop!r} comes before {start!r}; expected a later layer")
-    for name in names[first : last + 1]:
-        x = getattr(model, name)(x)
-    return x
-
-
 def expanded_weights(model: nn.Module, start: str | None, layer: str, channel: int,
                      position: tuple[int, int] | None = None, crop: bool = True) -> torch.Tensor:
     """The expanded weights from every channel of ``start``'s output (``None``: the input pixels)
     to unit ``channel`` of ``layer`` at ``position`` (default: the centre of its map).
 
-    Computed as the gradient of that unit in :func:`linearized_model`, which equals the sum over
-    all paths of the products of their weights. Returns ``C_start x H x W``, or with ``crop=True``
+    Computed as the gradient of that unit in the :func:`~course_utils.linearity.linearized`
+    network, which equals the sum over all paths of the products of their weights. Returns ``C_start x H x W``, or with ``crop=True``
     only the window that can reach the unit (everything outside is exactly 0). For adjacent
     layers (``start`` the input of conv ``layer``) this is the raw ``C_in x k x k`` weight map.
     """
-    grad = _unit_gradient(linearized_model(model), model_shape(model, start), start, layer, channel, position)
+    grad = _unit_gradient(linearized(model), model_shape(model, start), start, layer, channel, position)
     if not crop:
         return grad
-    # The window comes from a copy with every weight 1 (receptive_field.linearized_copy): there,
-    # unlike with the real weights, no weight inside the window can happen to be 0.
-    reach = _unit_gradient(linearized_copy(model), grad.shape, start, layer, channel, position).sum(0) > 0
+    # The window comes from a copy with every weight 1: there, unlike with the real weights, no
+    # weight inside the window can happen to be 0.
+    ones = linearized(model, unit_weights=True)
+    reach = _unit_gradient(ones, grad.shape, start, layer, channel, position).sum(0) > 0
     rows, cols = torch.nonzero(reach, as_tuple=True)
     return grad[:, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
 
@@ -172,16 +110,6 @@ def _unit_gradient(net: nn.Module, shape: Sequence[int], start: str | None, laye
         raise ValueError(f"position ({y}, {x_pos}) is outside {layer!r}'s {out.shape[2]}x{out.shape[3]} map")
     out[0, channel, y, x_pos].backward()
     return x.grad[0]
-
-
-def model_shape(model: nn.Module, layer: str | None) -> tuple[int, ...]:
-    """Shape of one example at the output of ``layer`` (``None``: the input ``C x H x W``), for a
-    model with ``in_channels`` and ``image_size`` attributes such as a ConvNet."""
-    image = torch.zeros(1, model.in_channels, model.image_size, model.image_size)
-    if layer is None:
-        return tuple(image.shape[1:])
-    with torch.no_grad():
-        return tuple(run_between(model, image, None, layer).shape[1:])
 
 
 # --- Attribution: weight x activation ----------------------------------------------------
@@ -231,13 +159,12 @@ def attribution(model: nn.Module, images: torch.Tensor, layer: str, channel: int
 
 def unit_positions(model: nn.Module, images: torch.Tensor, layer: str, channel: int) -> torch.Tensor:
     """Per image, the ``(y, x)`` where ``channel`` of ``layer`` responds most: ``N x 2``."""
-    maps = record(model, images, layer)[layer][:, channel]  # N x H x W
-    flat = maps.flatten(1).argmax(1)
-    return torch.stack([flat // maps.shape[-1], flat % maps.shape[-1]], 1)
+    return best_positions(record(model, images, layer)[layer], channel)[1]
 
 
 def linear_agreement(model: nn.Module, images: torch.Tensor, layers: Sequence[str]) -> dict[str, float]:
-    """How well the :func:`linearized_model` tracks the real one, per layer: ``{layer: r}``.
+    """How well the network without nonlinearities (:func:`~course_utils.linearity.linearized`)
+    tracks the real one, per layer: ``{layer: r}``.
 
     For every channel, the correlation over ``images`` between its value at the centre of the
     map in the real and in the linearized network; ``r`` is the median over channels (units
@@ -245,7 +172,7 @@ def linear_agreement(model: nn.Module, images: torch.Tensor, layers: Sequence[st
     this says how far they can be trusted for the real one.
     """
     real = record(model, images, layers)
-    linear = record(linearized_model(model), images, layers)
+    linear = record(linearized(model), images, layers)
     agreement = {}
     for name in layers:
         a, b = real[name], linear[name]

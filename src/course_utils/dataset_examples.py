@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hooks import record
+from .hooks import best_positions, record
 from .receptive_field import receptive_fields
 
 
@@ -39,22 +39,6 @@ class DatasetExamples:
         kind = "top" if self.largest else "bottom"
         return (f"DatasetExamples({kind}-{len(self.indices)} of {self.layer}[{self.channel}], "
                 f"values {self.values.min():.3g} .. {self.values.max():.3g}, crops {tuple(self.crops.shape[1:])})")
-
-
-def best_positions(acts: torch.Tensor, channel: int, largest: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per image, the strongest (or weakest) response of ``channel`` and where it is.
-
-    ``acts`` is ``N x C x H x W`` (returns values ``N`` and positions ``N x 2``) or ``N x F``
-    (positions are ``-1``).
-    """
-    if acts.ndim == 2:
-        return acts[:, channel], torch.full((len(acts), 2), -1, dtype=torch.long)
-    if acts.ndim != 4:
-        raise ValueError(f"acts must be N x F or N x C x H x W, got shape {tuple(acts.shape)}")
-    maps = acts[:, channel].flatten(1)  # N x (H*W)
-    values, flat = maps.max(1) if largest else maps.min(1)
-    width = acts.shape[-1]
-    return values, torch.stack([flat // width, flat % width], 1)
 
 
 def crop_receptive_fields(images: torch.Tensor, boxes: list[tuple[int, int, int, int]], pad_value: float = 0.0) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch
 from .datasets import ImageDataset
 from .models import ConvNet
 from .synthetic import oriented_edges
-from .training import History, fit, torch_threads
+from .training import History, fit, seeded, torch_threads
 
 # conv5(8) -> act -> 2x2 average pool -> conv3(16) -> act -> global average pool -> fc.
 # Average pooling, not max pooling: with activation="identity" the whole net is then affine,
@@ -31,9 +31,10 @@ def edge_task(n: int = 1200, size: int = 24, seed: int = 0, test_fraction: float
 
 def edge_net(activation: str = "relu", size: int = 24, seed: int = 0) -> ConvNet:
     """The small CNN of :data:`EDGE_NET_CONFIG` with ``activation`` after each convolution."""
-    torch.manual_seed(seed)
     config, kernels = EDGE_NET_CONFIG
-    return ConvNet(config, kernels, in_channels=1, num_classes=2, image_size=size, activation=activation)
+    with seeded(seed):
+        return ConvNet(config, kernels, in_channels=1, num_classes=2, image_size=size,
+                       activation=activation)
 
 
 def train_edge_net(activation: str, train: ImageDataset, test: ImageDataset, seed: int = 0) -> tuple[ConvNet, History]:

@@ -13,35 +13,10 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
+from .layers import get_layer
+
 # Layers whose output depends on train/eval mode: recording them in training mode is a bug.
 _MODE_DEPENDENT = (nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout2d)
-
-
-def layer_names(model: nn.Module) -> list[str]:
-    """Every hookable name in ``model`` (as in ``model.named_modules()``), excluding the root."""
-    return [name for name, _ in model.named_modules() if name]
-
-
-class UnknownLayerError(KeyError, ValueError):
-    """An unknown layer name. A ``KeyError`` (a failed lookup) and a ``ValueError`` (a bad argument),
-    so either ``except`` catches it; its message lists the valid names."""
-
-    def __str__(self) -> str:  # KeyError would print the message inside quotes
-        return str(self.args[0])
-
-
-def get_layer(model: nn.Module, name: str) -> nn.Module:
-    """The sub-module called ``name``; an unknown name raises and lists the valid ones."""
-    modules = dict(model.named_modules())
-    if not name or name not in modules:
-        raise UnknownLayerError(f"no layer named {name!r}; valid layer names: {', '.join(layer_names(model))}")
-    return modules[name]
-
-
-def conv_layer_names(model: nn.Module) -> list[str]:
-    """Names of the ``nn.Conv2d`` layers, in order: in the course's models these are the
-    pre-nonlinearity outputs (``conv1``, ``conv2``, ...) that interpretability methods hook."""
-    return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
 
 
 def check_eval_mode(model: nn.Module) -> None:
@@ -124,18 +99,57 @@ def forward_to(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tens
     return activations(model, images, [layer])[layer]
 
 
-def unit_values(acts: torch.Tensor, channel: int, y: int | None = None, x: int | None = None) -> torch.Tensor:
-    """One unit's values from recorded activations, one number per image: ``N``.
+Position = tuple[int, int] | torch.Tensor   # one (y, x) for every image, or N x 2: one each
 
-    ``acts`` is ``N x C x H x W`` (a conv layer) or ``N x F`` (a linear layer). For a conv layer
-    give a position ``(y, x)`` for one neuron; without it the channel's spatial mean is returned.
+
+def unit_values(acts: torch.Tensor, channel: int | None = None, at: Position | None = None,
+                reduce: str = "mean") -> torch.Tensor:
+    """One value per image for one unit, from recorded activations: ``N`` (``N x C`` for
+    every channel, ``channel=None``). The one reduction of the book's unit readings.
+
+    ``acts`` is ``N x C x H x W`` (a conv layer) or ``N x F`` (a linear layer, whose values are
+    read as they are). In a conv map, ``at`` picks one neuron: a position ``(y, x)`` for every
+    image, or an ``N x 2`` tensor of one position per image. Without ``at`` the map is reduced
+    over positions: ``"mean"`` (the channel's average) or ``"max"`` (its strongest response
+    anywhere, whatever the stimulus's exact place).
     """
     if acts.ndim not in (2, 4):
         raise ValueError(f"acts must be N x F or N x C x H x W, got shape {tuple(acts.shape)}")
-    if not 0 <= channel < acts.shape[1]:
+    if channel is not None and not 0 <= channel < acts.shape[1]:
         raise ValueError(f"channel must be in [0, {acts.shape[1]}), got {channel}")
+    if reduce not in ("mean", "max"):
+        raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
+    maps = acts if channel is None else acts[:, channel : channel + 1]   # N x C' (x H x W)
+    if maps.ndim == 4 and at is not None:
+        maps = _at(maps, at)
+    elif maps.ndim == 4:
+        maps = maps.mean((2, 3)) if reduce == "mean" else maps.flatten(2).amax(2)
+    return maps if channel is None else maps[:, 0]
+
+
+def _at(maps: torch.Tensor, at: Position) -> torch.Tensor:
+    """``maps: N x C x H x W`` read at one position, or at one position per image: ``N x C``."""
+    if isinstance(at, torch.Tensor) and at.ndim == 2:
+        if at.shape != (len(maps), 2):
+            raise ValueError(f"positions must be N x 2 = {len(maps)} x 2, got {tuple(at.shape)}")
+        return maps[torch.arange(len(maps)), :, at[:, 0], at[:, 1]]
+    if len(at) != 2:
+        raise ValueError(f"at must be a position (y, x) or an N x 2 tensor, got {at!r}")
+    return maps[:, :, int(at[0]), int(at[1])]
+
+
+def best_positions(acts: torch.Tensor, channel: int, largest: bool = True
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the strongest (or weakest) response of ``channel`` and where it is.
+
+    ``acts`` is ``N x C x H x W`` (returns values ``N`` and positions ``N x 2``, which
+    :func:`unit_values` reads back with ``at=``) or ``N x F`` (positions are ``-1``).
+    """
     if acts.ndim == 2:
-        return acts[:, channel]
-    if (y is None) != (x is None):
-        raise ValueError("give both y and x (one neuron) or neither (the channel mean)")
-    return acts[:, channel].mean((-2, -1)) if y is None else acts[:, channel, y, x]
+        return acts[:, channel], torch.full((len(acts), 2), -1, dtype=torch.long)
+    if acts.ndim != 4:
+        raise ValueError(f"acts must be N x F or N x C x H x W, got shape {tuple(acts.shape)}")
+    maps = acts[:, channel].flatten(1)  # N x (H*W)
+    values, flat = maps.max(1) if largest else maps.min(1)
+    width = acts.shape[-1]
+    return values, torch.stack([flat // width, flat % width], 1)

@@ -18,8 +18,9 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from .circuits import attribution, contributions, conv_layer, input_layer, run_between, unit_positions
-from .hooks import get_layer, record
+from .circuits import attribution, contributions, unit_positions
+from .hooks import record, unit_values
+from .layers import conv_layer, get_layer, input_layer, run_between
 
 
 def channel_means(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
@@ -56,10 +57,8 @@ def unit_response(model: nn.Module, images: torch.Tensor, layer: str, channel: i
 
     At ``positions: N x 2`` if given, else the strongest position of each image.
     """
-    maps = record(model, images, layer)[layer][:, channel].clamp(min=0)  # N x H x W
-    if positions is None:
-        return maps.flatten(1).amax(1)
-    return maps[torch.arange(len(maps)), positions[:, 0], positions[:, 1]]
+    rectified = record(model, images, layer)[layer].clamp(min=0)  # N x C x H x W
+    return unit_values(rectified, channel, at=positions, reduce="max")
 
 
 def fraction_removed(model: nn.Module, images: torch.Tensor, layer: str, channel: int,

@@ -13,12 +13,15 @@ border only (see :func:`apply_stack`).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+from torch import nn
 
 from .conv import conv2d
+from .models import ACTIVATIONS
 
 TensorFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -177,3 +180,32 @@ def compose_stack(layers: Sequence[ConvLayer]) -> ConvLayer:
     for layer in layers[1:]:
         combined = ConvLayer(compose_kernels(combined.weight, layer.weight), compose_bias(combined.bias, layer))
     return combined
+
+
+# --- A network without its nonlinearities ---------------------------------------------------
+
+_NONLINEAR = tuple(layer for name, layer in ACTIVATIONS.items() if name != "identity")
+
+
+def linearized(model: nn.Module, unit_weights: bool = False) -> nn.Module:
+    """A copy of a sequential ``model`` without its nonlinearities: every activation layer
+    (``models.ACTIVATIONS``) becomes an identity, every max pool an average pool of its size.
+
+    What is left is affine, so the effect of an earlier unit on a later one is one fixed number,
+    the *expanded weight* of chapter 5b. With ``unit_weights`` every convolution weight also
+    becomes 1 and every bias 0: then a gradient reaches every pixel a unit *could* depend on (its
+    receptive field, chapter 4), where a dead ReLU or an unselected max-pool input would hide
+    pixels in the real network. ``model`` itself is left as it is.
+    """
+    clone = copy.deepcopy(model).eval()
+    for name, layer in list(clone.named_children()):
+        if isinstance(layer, nn.MaxPool2d):
+            setattr(clone, name, nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding))
+        elif isinstance(layer, _NONLINEAR):
+            setattr(clone, name, nn.Identity())
+        elif unit_weights and isinstance(layer, nn.Conv2d):
+            with torch.no_grad():
+                layer.weight.fill_(1.0)
+                if layer.bias is not None:
+                    layer.bias.zero_()
+    return clone

@@ -99,27 +99,3 @@ def build_model(name: str = "small", in_channels: int = 1, num_classes: int = 10
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
-    """One row per named child: output shape (for a batch of one) and parameter count.
-
-    ``input_shape`` is ``(C, H, W)``. Runs one forward pass on zeros with hooks.
-    """
-    rows, hooks = [], []
-    for name, module in model.named_children():
-        def record(mod, inp, out, name=name):
-            shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None
-            rows.append({"layer": name, "type": type(mod).__name__, "output_shape": shape,
-                         "parameters": sum(p.numel() for p in mod.parameters())})
-        hooks.append(module.register_forward_hook(record))
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape))
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
-    return rows

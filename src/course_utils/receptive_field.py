@@ -15,13 +15,15 @@ nothing; global pooling and linear layers see the whole input.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .hooks import forward_to, get_layer
+from .conv import conv_output_size
+from .hooks import forward_to
+from .layers import get_layer
+from .linearity import linearized
 from .models import ACTIVATIONS
 
 # Layers that act on each value separately, or only reorder values (Flatten): they keep the
@@ -56,14 +58,50 @@ class ReceptiveField:
         top, left = round(cy - half), round(cx - half)
         return top, left, top + self.size, left + self.size
 
+    def __str__(self) -> str:
+        return "whole input" if self.global_ else f"{self.size}x{self.size}"
+
     def __repr__(self) -> str:
         extra = ", sees the whole input" if self.global_ else ""
         return f"ReceptiveField({self.layer!r}, size={self.size}, jump={self.jump}, start={self.start:g}{extra})"
 
 
-def _pair_first(value) -> int:
-    """Kernel sizes may be ints or (h, w) pairs; the course's models are square."""
-    return int(value[0] if isinstance(value, tuple) else value)
+def _first(value) -> int:
+    """torch layers store sizes as ints or (h, w) pairs; the course's fields are square."""
+    return int(value[0] if isinstance(value, (tuple, list)) else value)
+
+
+def whole_input(layer: str, image_size: int) -> ReceptiveField:
+    """The field of a layer that sees every pixel (after global pooling or a linear layer)."""
+    return ReceptiveField(layer, image_size, image_size, (image_size - 1) / 2, True)
+
+
+def next_field(field: ReceptiveField, layer: nn.Module, name: str, in_size: int, out_size: int,
+               image_size: int) -> ReceptiveField:
+    """The receptive field of ``layer``'s units, given ``field``, that of the units it reads.
+
+    The one rule of the book, used by chapter 4's :func:`receptive_fields` and by chapter 1's
+    layer tables (``architecture.summary``). ``in_size`` and ``out_size`` are the width of the
+    layer's input and output maps (they tell an adaptive pool's window); ``image_size`` the
+    width of the network's input. Raises ``ValueError`` for a layer with no rule.
+    """
+    adaptive = isinstance(layer, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d))
+    if field.global_ or isinstance(layer, nn.Linear) or (
+            adaptive and (out_size == 1 or in_size % out_size)):  # global, or uneven windows
+        return whole_input(name, image_size)
+    if adaptive:  # an even split: an ordinary k x k pool with stride k
+        k = s = in_size // out_size
+        p, d = 0, 1
+    elif isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        k, s, p = _first(layer.kernel_size), _first(layer.stride), _first(layer.padding)
+        d = _first(getattr(layer, "dilation", 1))
+    elif isinstance(layer, _ELEMENTWISE):
+        return ReceptiveField(name, field.size, field.jump, field.start)
+    else:
+        raise ValueError(f"layer {name!r} ({type(layer).__name__}) has no receptive-field rule; "
+                         f"expected Conv2d, pooling, an elementwise layer, Flatten or Linear")
+    return ReceptiveField(name, field.size + (k - 1) * d * field.jump, field.jump * s,
+                          field.start + ((k - 1) / 2 * d - p) * field.jump)
 
 
 def receptive_fields(model: nn.Module, image_size: int | None = None) -> dict[str, ReceptiveField]:
@@ -75,47 +113,23 @@ def receptive_fields(model: nn.Module, image_size: int | None = None) -> dict[st
     image_size = image_size if image_size is not None else getattr(model, "image_size", None)
     if image_size is None:
         raise ValueError("image_size is needed (the model has no image_size attribute)")
-    size, jump, start, seen_global = 1, 1, 0.0, False
+    field, width = ReceptiveField("input", 1, 1, 0.0), image_size
     fields: dict[str, ReceptiveField] = {}
     for name, layer in model.named_children():
-        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) and not seen_global:
-            k, s = _pair_first(layer.kernel_size), _pair_first(layer.stride)
-            p = _pair_first(layer.padding)
-            d = _pair_first(getattr(layer, "dilation", 1))
-            size += (k - 1) * d * jump
-            start += ((k - 1) / 2 * d - p) * jump
-            jump *= s
-        elif isinstance(layer, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Linear)):
-            seen_global = True
-        elif not isinstance(layer, _ELEMENTWISE) and not seen_global:
-            raise ValueError(f"layer {name!r} ({type(layer).__name__}) has no receptive-field rule; "
-                             f"expected Conv2d, pooling, an elementwise layer, Flatten or Linear")
-        if seen_global:
-            fields[name] = ReceptiveField(name, image_size, image_size, (image_size - 1) / 2, True)
-        else:
-            fields[name] = ReceptiveField(name, size, jump, start)
+        out_width = _output_width(layer, width)
+        field = fields[name] = next_field(field, layer, name, width, out_width, image_size)
+        width = out_width
     return fields
 
 
-def linearized_copy(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every path made visible to gradients: ReLU-like layers become
-    identities, max pools become average pools, convolution weights become all ones, biases 0.
-
-    In the real network a dead ReLU or an unselected max-pool input hides pixels from the
-    gradient; this copy lets a gradient reach every pixel a unit *could* depend on.
-    """
-    clone = copy.deepcopy(model).eval()
-    for name, layer in list(clone.named_children()):
-        if isinstance(layer, nn.MaxPool2d):
-            setattr(clone, name, nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding))
-        elif isinstance(layer, (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Sigmoid, nn.Tanh)):
-            setattr(clone, name, nn.Identity())
-        elif isinstance(layer, nn.Conv2d):
-            with torch.no_grad():
-                layer.weight.fill_(1.0)
-                if layer.bias is not None:
-                    layer.bias.zero_()
-    return clone
+def _output_width(layer: nn.Module, width: int) -> int:
+    """The width of ``layer``'s output map for an input map ``width`` wide (no forward pass)."""
+    if isinstance(layer, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        return _first(layer.output_size)
+    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        return conv_output_size(width, _first(layer.kernel_size), _first(layer.stride),
+                                _first(layer.padding), _first(getattr(layer, "dilation", 1)))
+    return width
 
 
 def gradient_receptive_field(
@@ -131,7 +145,7 @@ def gradient_receptive_field(
     magnitude map is the *effective* receptive field, which is smaller and centre-weighted.
     """
     get_layer(model, layer)  # fail early, listing the valid names
-    net = linearized_copy(model) if linearize else model.eval()
+    net = linearized(model, unit_weights=True) if linearize else model.eval()
     if image is None:
         image = torch.rand(1, *image_shape, generator=torch.Generator().manual_seed(0))
     if tuple(image.shape) != (1, *image_shape):

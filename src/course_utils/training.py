@@ -6,14 +6,13 @@ automatic mixed precision and channels-last memory, which is where GPUs get thei
 from __future__ import annotations
 
 import json
-import random
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -33,11 +32,19 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices) so a run can be repeated exactly on CPU."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """torch's global generator (CPU and GPUs) seeded with ``seed`` inside the block, and put
+    back as it was after it.
+
+    Layers draw their initial weights and dropout masks from the global generator, so that is
+    what a repeatable run must seed. Putting it back means that what a chapter draws *after* a
+    model is built or trained does not depend on whether it was (a model the zoo had cached).
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 @contextmanager
@@ -119,46 +126,46 @@ def fit(
     device = pick_device(None if device is None else str(device))
     amp = device.type == "cuda" if amp is None else amp
     channels_last = device.type == "cuda" if channels_last is None else channels_last
-    seed_everything(seed)
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    step_model = torch.compile(model) if compile else model
-    loader = _as_loader(train_data, batch_size, True, seed, device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
-    aug_generator = torch.Generator().manual_seed(seed + 1)
-    history, start = History(device=str(device)), time.perf_counter()
-    bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
-    for _ in bar:
-        model.train()
-        total_loss, correct, seen, epoch_start = 0.0, 0, 0, time.perf_counter()
-        for images, labels in loader:
-            if augment is not None:
-                images = augment(images, aug_generator)
-            images = _to_device(images, device, channels_last)
-            labels = labels.to(device, non_blocking=True)
-            with torch.autocast(device.type, enabled=amp):
-                logits = step_model(images)
-                loss = nn.functional.cross_entropy(logits, labels)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            total_loss += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += len(labels)
-        history.loss.append(total_loss / seen)
-        history.accuracy.append(correct / seen)
-        history.images_per_second.append(seen / (time.perf_counter() - epoch_start))
-        postfix = {"loss": f"{history.loss[-1]:.3f}", "acc": f"{history.accuracy[-1]:.3f}"}
-        if val_data is not None:
-            val = evaluate(model, val_data, batch_size=256, device=device)
-            history.val_loss.append(val["loss"])
-            history.val_accuracy.append(val["accuracy"])
-            postfix["val_acc"] = f"{val['accuracy']:.3f}"
-        bar.set_postfix(postfix)
-    history.seconds = time.perf_counter() - start
-    model.eval()
-    return history
+    with seeded(seed):  # dropout masks repeat; what the caller draws next does not move
+        model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        step_model = torch.compile(model) if compile else model
+        loader = _as_loader(train_data, batch_size, True, seed, device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+        aug_generator = torch.Generator().manual_seed(seed + 1)
+        history, start = History(device=str(device)), time.perf_counter()
+        bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
+        for _ in bar:
+            model.train()
+            total_loss, correct, seen, epoch_start = 0.0, 0, 0, time.perf_counter()
+            for images, labels in loader:
+                if augment is not None:
+                    images = augment(images, aug_generator)
+                images = _to_device(images, device, channels_last)
+                labels = labels.to(device, non_blocking=True)
+                with torch.autocast(device.type, enabled=amp):
+                    logits = step_model(images)
+                    loss = nn.functional.cross_entropy(logits, labels)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                total_loss += loss.item() * len(labels)
+                correct += (logits.argmax(1) == labels).sum().item()
+                seen += len(labels)
+            history.loss.append(total_loss / seen)
+            history.accuracy.append(correct / seen)
+            history.images_per_second.append(seen / (time.perf_counter() - epoch_start))
+            postfix = {"loss": f"{history.loss[-1]:.3f}", "acc": f"{history.accuracy[-1]:.3f}"}
+            if val_data is not None:
+                val = evaluate(model, val_data, batch_size=256, device=device)
+                history.val_loss.append(val["loss"])
+                history.val_accuracy.append(val["accuracy"])
+                postfix["val_acc"] = f"{val['accuracy']:.3f}"
+            bar.set_postfix(postfix)
+        history.seconds = time.perf_counter() - start
+        model.eval()
+        return history
 
 
 def _to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
@@ -200,7 +207,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, metadata: dict | None = 
     """Save the weights (and JSON-able ``metadata``) atomically to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{random.randrange(1 << 30)}")
+    tmp = path.with_suffix(path.suffix + f".tmp{uuid.uuid4().hex}")  # unique whatever the seeds
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save({"state_dict": state, "metadata": json.dumps(metadata or {})}, tmp)
     tmp.replace(path)  # atomic: a reader never sees half a file

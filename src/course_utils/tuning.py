@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .hooks import record
+from .hooks import record, unit_values
 from .synthetic import arc_distance, segment_distance
 
 
@@ -59,8 +59,7 @@ def stimulus_responses(model: nn.Module, images: torch.Tensor, layer: str) -> to
     The maximum over positions makes the response independent of exactly where the stimulus
     falls, which a centred stimulus cannot guarantee for every unit.
     """
-    acts = record(model, images, layer)[layer].clamp(min=0)
-    return acts.flatten(2).amax(2) if acts.ndim == 4 else acts
+    return unit_values(record(model, images, layer)[layer].clamp(min=0), reduce="max")
 
 
 def curvature_tuning(model: nn.Module, layer: str, radii: Sequence[float], angles: torch.Tensor | None = None,

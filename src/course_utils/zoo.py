@@ -22,7 +22,7 @@ from .data import load_dataset, random_shift
 from .datasets import ImageDataset
 from . import published
 from .models import build_model, ConvNet
-from .training import History, fit, load_checkpoint, save_checkpoint, torch_threads
+from .training import History, fit, load_checkpoint, save_checkpoint, seeded, torch_threads
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,9 @@ def zoo_data(name: str) -> tuple[ImageDataset, ImageDataset]:
 def untrained(name: str, seed: int = 0) -> ConvNet:
     """A zoo architecture with its random initialisation for ``seed``: the usual baseline."""
     recipe = _recipe(name)
-    torch.manual_seed(seed)
-    model = build_model(recipe.model, recipe.in_channels, recipe.num_classes, recipe.image_size, recipe.activation)
+    with seeded(seed):
+        model = build_model(recipe.model, recipe.in_channels, recipe.num_classes,
+                            recipe.image_size, recipe.activation)
     return model.eval()
 
 

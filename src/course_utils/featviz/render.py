@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..hooks import activations, check_eval_mode, get_layer
+from ..hooks import activations, check_eval_mode
+from ..layers import get_layer
 from .objectives import Objective
 from .param import ImageParam, image as make_image
 from .transform import Transform, compose, standard_transforms
