@@ -1,12 +1,12 @@
-"""The whole test suite in two lanes that run side by side, one per core (`make test`).
+"""The whole test suite in two lanes that run side by side on the two cores (`make test`).
 
 - lane "book": the tests that build the book (tests/browser/: one offline build of the whole
   book, every chapter executed once, shared by the browser, link, ledger and page tests);
 - lane "rest": everything else, including the student edition of every chapter executed once
   from a Colab-like start (tests/test_student_edition.py, tests/colab_like.py).
 
-Each lane executes the chapters once, and most of their work is one CPU thread, so
-two lanes on two cores take about the time of the longer one. The "rest" lane prints as it
+Each lane executes the chapters once. The book lane is mostly one process; the rest lane
+runs two workers, so the cores stay busy until both lanes are done. The "rest" lane prints as it
 goes; the "book" lane's output follows when it is done. The last line adds both up, and the
 exit status is non-zero if either lane failed. Extra arguments go to both pytest runs.
 """
@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK_LANE = ["tests/browser"]
+# The rest lane spreads its files over both cores (pytest-xdist, one file per worker so a module's
+# fixtures are made once): the book lane is one build most of the time, and leaves a core idle.
+REST_LANE_WORKERS = ["-n", "2", "--dist", "loadfile"]
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
 
 
@@ -41,7 +44,7 @@ def main(extra: list[str]) -> int:
     with tempfile.TemporaryFile("w+") as book_log:
         book = subprocess.Popen(pytest(*BOOK_LANE, *extra), cwd=ROOT, stdout=book_log,
                                 stderr=subprocess.STDOUT, text=True)
-        rest = subprocess.Popen(pytest(*ignore, *extra), cwd=ROOT, stdout=subprocess.PIPE,
+        rest = subprocess.Popen(pytest(*REST_LANE_WORKERS, *ignore, *extra), cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         rest_output = []
         for line in rest.stdout:  # shown as it comes, kept for the total
