@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Trained models are cached here, shared by the book build and the tests (see course_utils.zoo).
+# Trained models are cached here, shared by the book build and the tests (see course_utils.cnn.zoo).
 export COURSE_UTILS_CACHE ?= $(CURDIR)/.zoo-cache
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 

@@ -18,8 +18,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from course_utils.conv import conv2d, conv2d_loops, sliding_windows
-from course_utils.training import torch_threads
+from course_utils.cnn.conv import conv2d, conv2d_loops, sliding_windows
+from course_utils.cnn.training import torch_threads
 
 REPEATS = 25
 

@@ -1,6 +1,6 @@
 """Feature visualization: seconds to render one unit (channel) on a CPU. Goal: <= 1 s.
 
-Uses ``course_utils.featviz.render`` with its defaults (Fourier image, standard transforms,
+Uses ``course_utils.interp.featviz.render`` with its defaults (Fourier image, standard transforms,
 default number of steps) on the zoo's ``mnist_small`` model, one render per channel of
 ``conv2``, on one torch thread, as chapter 5a does (its models are so small that a second thread
 costs more in coordination than it saves; the note gives the time on all threads too). While the featviz package does not exist yet, the figure is
@@ -17,13 +17,14 @@ MODEL, LAYER, UNITS = "mnist_small", "conv2", 4
 
 
 def run() -> list[dict]:
-    if importlib.util.find_spec("course_utils.featviz") is None:
-        return [{**ROW, "value": None, "note": "not available: course_utils.featviz does not exist yet"}]
+    if importlib.util.find_spec("course_utils.interp.featviz") is None:
+        return [{**ROW, "value": None, "note": "not available: course_utils.interp.featviz does not exist yet"}]
     import inspect
 
     import torch
 
-    from course_utils import featviz, zoo
+    from course_utils.cnn import zoo
+    from course_utils.interp import featviz
 
     torch.manual_seed(0)
     model = zoo.pretrained(MODEL, seed=0, progress=False).eval()  # trained once, then cached
@@ -38,8 +39,8 @@ def run() -> list[dict]:
 
 
 def _median_seconds(model, threads: int) -> float:
-    from course_utils import featviz
-    from course_utils.training import torch_threads
+    from course_utils.interp import featviz
+    from course_utils.cnn.training import torch_threads
 
     with torch_threads(threads):
         featviz.render(model, featviz.channel(LAYER, 0), progress=False)  # warm-up

@@ -1,6 +1,6 @@
 """Training helpers vs a hand-written loop; AMP + channels-last vs fp32 where a GPU is present.
 
-1. ``course_utils.training.fit`` against the plainest loop a reader would write, on the same
+1. ``course_utils.cnn.training.fit`` against the plainest loop a reader would write, on the same
    model (same initial weights), the same batches in the same order and the same optimizer.
    Both must end with identical weights, so the timing compares the same work. Goal: fit costs
    at most 5 % more CPU time (measured on one thread; see cpu_overhead).
@@ -19,10 +19,10 @@ import time
 import torch
 from torch import nn
 
-from course_utils.data import mnist_subset
-from course_utils.datasets import make_loader
-from course_utils.models import ConvNet
-from course_utils.training import fit, torch_threads
+from course_utils.data.loaders import mnist_subset
+from course_utils.data.datasets import make_loader
+from course_utils.cnn.models import ConvNet
+from course_utils.cnn.training import fit, torch_threads
 
 SEED, BATCH, LR, N_IMAGES, EPOCHS, REPEATS = 0, 64, 2e-3, 1024, 1, 7
 

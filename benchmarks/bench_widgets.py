@@ -12,9 +12,10 @@ import time
 
 import torch
 
-from course_utils import data, photos, widgets
-from course_utils.conv import KERNELS, kernel
-from course_utils.training import torch_threads
+from course_utils.data import loaders, photos
+from course_utils.teaching import widgets
+from course_utils.cnn.conv import KERNELS, kernel
+from course_utils.cnn.training import torch_threads
 
 STEPS = 40
 
@@ -36,7 +37,7 @@ def _row(name: str, setters, setting: str, steps_per_setter: int = 1) -> dict:
 
 
 def sliding_grey() -> dict:
-    digit = data.mnist_subset("test").images[0, 0]
+    digit = loaders.mnist_subset("test").images[0, 0]
     view = widgets.SlidingKernel(digit, kernel("sobel_x"), bias=0.1)
     positions = [(i % 26, (7 * i) % 26) for i in range(1, STEPS + 1)]
     setters = [lambda p=p: (setattr(view.row, "value", p[0]), setattr(view.col, "value", p[1])) for p in positions]

@@ -38,7 +38,7 @@ import pytest
 from nbclient import NotebookClient
 
 import course_utils
-from course_utils import colab
+from course_utils.teaching import colab
 
 ROOT = Path(__file__).resolve().parent.parent
 COLAB_PREINSTALLED = ["torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "scikit-learn", "ipykernel"]

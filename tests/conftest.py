@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.training import torch_threads
+from course_utils.cnn.training import torch_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -9,9 +9,10 @@ import torchvision
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
-import course_utils as cu
-from course_utils import architecture, models, photos, pooling
-from course_utils.conv import kernel
+from course_utils.cnn import conv, pooling
+from course_utils.cnn import architecture, models, pooling
+from course_utils.data import photos
+from course_utils.cnn.conv import kernel
 
 
 def torch_count(model: nn.Module) -> int:
@@ -64,7 +65,7 @@ def test_summary_shapes_of_vgg_and_googlenet_follow_the_output_size_formula():
     sides = [r.output_shape[-1] for r in vgg if r.kind == "MaxPool2d"]
     expected, side = [], 224
     for _ in range(5):
-        side = cu.conv_output_size(side, 2, 2)
+        side = conv.conv_output_size(side, 2, 2)
         expected.append(side)
     assert sides == expected == [112, 56, 28, 14, 7]
     google = architecture.summary(architecture.torchvision_model("googlenet"), (3, 224, 224))
@@ -163,17 +164,17 @@ def test_pooling_matches_torch(n, c, h, w, k, stride, seed):
     x = torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(seed))
     if k > min(h, w):
         with pytest.raises(ValueError, match="larger than the padded input"):
-            cu.max_pool2d(x, k, stride)
+            pooling.max_pool2d(x, k, stride)
         return
-    torch.testing.assert_close(cu.max_pool2d(x, k, stride), F.max_pool2d(x, k, stride))
-    torch.testing.assert_close(cu.avg_pool2d(x, k, stride), F.avg_pool2d(x, k, stride))
+    torch.testing.assert_close(pooling.max_pool2d(x, k, stride), F.max_pool2d(x, k, stride))
+    torch.testing.assert_close(pooling.avg_pool2d(x, k, stride), F.avg_pool2d(x, k, stride))
 
 
 def test_pooling_bad_input():
     with pytest.raises(ValueError, match=r"4 dimensions.*\(8, 8\)"):
-        cu.max_pool2d(torch.zeros(8, 8))
+        pooling.max_pool2d(torch.zeros(8, 8))
     with pytest.raises(ValueError, match="stride"):
-        cu.avg_pool2d(torch.zeros(1, 1, 8, 8), 2, 0)
+        pooling.avg_pool2d(torch.zeros(1, 1, 8, 8), 2, 0)
     with pytest.raises(ValueError, match="shift"):
         pooling.shift_change(torch.zeros(1, 1, 4, 4), shift=0)
 
@@ -183,16 +184,16 @@ def edge_maps() -> torch.Tensor:
     image = photos.photo("camera", grayscale=True, size=128)[None]
     sobel = kernel("sobel_x")
     bank = torch.stack([sobel, sobel.T, -sobel, -sobel.T])[:, None]
-    return F.relu(cu.conv2d(image, bank, padding=1))
+    return F.relu(conv.conv2d(image, bank, padding=1))
 
 
 def test_max_pooling_buys_small_shift_invariance_that_subsampling_does_not():
     maps = edge_maps()
     none = pooling.shift_change(maps)
     sub = pooling.shift_change(maps, pooling.subsample)
-    max2 = pooling.shift_change(maps, lambda t: cu.max_pool2d(t, 2))
-    max4 = pooling.shift_change(maps, lambda t: cu.max_pool2d(t, 4))
-    avg2 = pooling.shift_change(maps, lambda t: cu.avg_pool2d(t, 2))
+    max2 = pooling.shift_change(maps, lambda t: pooling.max_pool2d(t, 2))
+    max4 = pooling.shift_change(maps, lambda t: pooling.max_pool2d(t, 4))
+    avg2 = pooling.shift_change(maps, lambda t: pooling.avg_pool2d(t, 2))
     assert sub > 0.95 * none                        # shrinking alone buys nothing
     assert max2 < 0.9 * none and avg2 < 0.9 * none  # a 2 x 2 pool buys some invariance ...
     assert max4 < 0.9 * max2                        # ... and a larger pool buys more
@@ -201,7 +202,7 @@ def test_max_pooling_buys_small_shift_invariance_that_subsampling_does_not():
 
 def test_pooling_reduces_values_by_k_squared_without_parameters():
     maps = edge_maps()
-    assert maps.numel() == 4 * cu.max_pool2d(maps, 2).numel() == 16 * cu.max_pool2d(maps, 4).numel()
+    assert maps.numel() == 4 * pooling.max_pool2d(maps, 2).numel() == 16 * pooling.max_pool2d(maps, 4).numel()
     assert torch_count(nn.MaxPool2d(2)) == 0
 
 

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import yaml
 
-from course_utils import colab
+from course_utils.teaching import colab
 from course_utils.instructor import assign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def sample_chapter(exercise_count: int = 2) -> nbformat.NotebookNode:
     cells = [
         code(colab.setup_cell_source(), metadata={"tags": ["remove-cell"]}),
         md("# Chapter 9: A test chapter\n\n**Learning goals.** After this chapter you can double a tensor."),
-        code("import torch\nfrom course_utils import checks\nx = torch.arange(-2.0, 3.0)\nx"),
+        code("import torch\nfrom course_utils.teaching import checks\nx = torch.arange(-2.0, 3.0)\nx"),
         md(":::{exercise} Double it\n:label: ex-double\nWrite `double(x)` that returns twice `x`.\n:::"),
         md("::::{solution-start} ex-double\n:class: dropdown\n::::"),
         code(SOLUTION_1),

@@ -1,10 +1,10 @@
-"""course_utils.basis against references: closed forms, scipy and scikit-learn."""
+"""course_utils.interp.basis against references: closed forms, scipy and scikit-learn."""
 import pytest
 import torch
 from scipy.stats import kurtosis
 from sklearn.metrics import roc_auc_score
 
-from course_utils import basis
+from course_utils.interp import basis
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -21,7 +21,7 @@ def test_excess_kurtosis_matches_scipy_and_closed_forms():
 
 
 def test_excess_kurtosis_is_high_for_sparse_axes_and_falls_under_rotation():
-    from course_utils.probes import random_rotation
+    from course_utils.interp.probes import random_rotation
     g = torch.Generator().manual_seed(1)
     sparse = torch.relu(torch.randn(4000, 16, generator=g) - 1.5)   # mostly 0: heavy-tailed
     rotated = sparse @ random_rotation(16, seed=0)

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from course_utils import colab
+from course_utils.teaching import colab
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import bookcheck  # noqa: E402  (tools/bookcheck.py: checks of the chapters' text)
@@ -127,7 +127,7 @@ def test_a_raising_cell_fails_the_build(tmp_path):
     assert "42" in (tmp_path / "good" / "_build" / "html" / "book" / "nb.html").read_text()
 
 
-CLAIMS_CELL = """from course_utils import claims
+CLAIMS_CELL = """from course_utils.teaching import claims
 claims.claim("mini-pool", "C7", "max pooling lowers the shift change", value=0.68,
              baseline=0.83, vs="subsampling", bound=claims.below(0.78))
 claims.claim("mini-topic", "superposition", "more features than dimensions", value=12,

@@ -8,10 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import course_utils as cu
-from course_utils import checks, conv, pooling
-from course_utils.checks import CheckFailed
-import course_utils.checks.ch01  # noqa: F401  (checks.ch01)
+from course_utils.cnn import conv
+from course_utils.cnn import conv, pooling
+from course_utils.teaching import checks
+from course_utils.teaching.checks import CheckFailed
+import course_utils.teaching.checks.ch01  # noqa: F401  (checks.ch01)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,7 +21,7 @@ def test_rgb_kernel_bank_through_the_package_conv_equals_torch():
     bank, names = conv.rgb_kernel_bank()
     assert bank.shape == (4, 3, 3, 3) and len(names) == 4
     x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(cu.conv2d(x, bank, padding=1), F.conv2d(x, bank, padding=1))
+    torch.testing.assert_close(conv.conv2d(x, bank, padding=1), F.conv2d(x, bank, padding=1))
 
 
 def test_subsample_keeps_every_other_pixel_and_shift_change_closed_forms():

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import course_utils as cu
-from course_utils import conv
-from course_utils.checks import ch02
+from course_utils.cnn import conv
+from course_utils.cnn import conv
+from course_utils.teaching.checks import ch02
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -65,7 +65,7 @@ def test_the_edge_kernel_check_accepts_right_and_rejects_wrong_kernels(capsys):
 
 def test_the_conv2d_check_rejects_a_flipped_kernel_and_a_forgotten_bias():
     def loops(x, weight, bias=None):
-        return cu.conv2d_loops(x, weight, bias)
+        return conv.conv2d_loops(x, weight, bias)
 
     def flipped(x, weight, bias=None):   # signal processing's convolution
         return F.conv2d(x, weight.flip(2, 3), bias)
@@ -86,7 +86,7 @@ def test_the_output_size_check_rejects_formulas_that_ignore_a_setting():
     def ignores_stride(size, kernel_size, stride=1, padding=0, dilation=1):
         return size + 2 * padding - dilation * (kernel_size - 1)
 
-    ch02.check_output_size(cu.conv_output_size)
+    ch02.check_output_size(conv.conv_output_size)
     for wrong, case in ((ignores_dilation, "dilation 2"), (ignores_stride, "stride 2")):
         with pytest.raises(ch02.CheckFailed, match=case):
             ch02.check_output_size(wrong)
@@ -100,8 +100,8 @@ def test_oriented_kernels_are_zero_mean_detectors():
     # "edge 0 deg" changes along x: it answers to a vertical edge, not to a horizontal one
     vertical = torch.zeros(1, 1, 9, 9)
     vertical[..., 5:] = 1.0
-    assert cu.conv2d(vertical, bank[0][None, None]).abs().max() > 1.0
-    assert cu.conv2d(vertical.transpose(2, 3), bank[0][None, None]).abs().max() < 1e-5
+    assert conv.conv2d(vertical, bank[0][None, None]).abs().max() > 1.0
+    assert conv.conv2d(vertical.transpose(2, 3), bank[0][None, None]).abs().max() < 1e-5
     with pytest.raises(ValueError, match="odd"):
         conv.oriented_kernels(size=4)
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import expressiveness, linearity
-from course_utils.checks import CheckFailed, NotImplementedYet, ch03
+from course_utils.cnn import expressiveness, linearity
+from course_utils.teaching.checks import CheckFailed, NotImplementedYet, ch03
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

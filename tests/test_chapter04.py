@@ -6,9 +6,12 @@ build checks; these tests compare package functions with references and known in
 import pytest
 import torch
 
-from course_utils import filters, hooks, receptive_fields, zoo
-from course_utils.checks import CheckFailed, ch04
-from course_utils.dataset_examples import dataset_examples
+from course_utils.data import synthetic
+from course_utils.cnn import zoo
+from course_utils.cnn.receptive_field import receptive_fields
+from course_utils.interp import filters, hooks
+from course_utils.teaching.checks import CheckFailed, ch04
+from course_utils.interp.dataset_examples import dataset_examples
 
 # Tiny tensors: one thread (conftest.py) avoids two threads' coordination cost on 2 busy cores.
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -29,7 +32,7 @@ def test_dataset_example_crops_have_the_receptive_field_size(net):
 
 
 def test_orientation_index_on_known_filters():
-    gabors = torch.stack([filters.gabor(5, angle, 4, 1.5) for angle in (0, 45, 90, 135)])[:, None]
+    gabors = torch.stack([synthetic.gabor(5, angle, 4, 1.5) for angle in (0, 45, 90, 135)])[:, None]
     assert (filters.orientation_selectivity(gabors) > 0.6).all()
     assert torch.allclose(filters.preferred_orientation(gabors),
                           torch.tensor([0.0, 45.0, 90.0, 135.0]), atol=3.0)
@@ -42,7 +45,7 @@ def test_orientation_index_on_known_filters():
 
 
 def test_fraction_oriented_uses_the_books_threshold():
-    gabors = torch.stack([filters.gabor(5, angle, 4, 1.5) for angle in (0, 60, 120)])[:, None]
+    gabors = torch.stack([synthetic.gabor(5, angle, 4, 1.5) for angle in (0, 60, 120)])[:, None]
     blob = torch.tensor([[0, -1, 0], [-1, 4.0, -1], [0, -1, 0]])
     blob = torch.nn.functional.pad(blob, (1, 1, 1, 1))[None, None]
     both = torch.cat([gabors, blob])                           # 3 oriented filters of 4

@@ -6,10 +6,11 @@ book build checks; these tests do not recompute them.
 import pytest
 import torch
 
-from course_utils import featviz as fv
-from course_utils import filters, models, probes
-from course_utils.checks import CheckFailed, ch05a
-from course_utils.synthetic import oriented_lines
+from course_utils.interp import featviz as fv
+from course_utils.cnn import models
+from course_utils.interp import filters, probes
+from course_utils.teaching.checks import CheckFailed, ch05a
+from course_utils.data.synthetic import oriented_lines
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,7 +1,7 @@
 """Chapter 5b (circuits): the package functions its claims rest on, against references.
 
 The chapter's findings (curve detectors, the circuit in the weights, ablations, edits) are
-claims in the chapter itself, checked on every build (``course_utils.claims``); the tests here
+claims in the chapter itself, checked on every build (``course_utils.teaching.claims``); the tests here
 do not recompute them. They check the tools the claims are measured with against closed forms
 and against the slow, obvious computation: the rule that picks the unit, tuning widths, the
 curve index, the shuffled baseline, and the fast path for random cuts.
@@ -11,12 +11,14 @@ import math
 import pytest
 import torch
 
-from course_utils import circuits, interventions, tuning, zoo
+from course_utils.data import synthetic
+from course_utils.cnn import zoo
+from course_utils.interp import circuits, interventions, tuning
 
 
 def _tuning(arc_peaks, line_peaks):
     """A CurveTuning whose units peak at ``arc_peaks`` for arcs and ``line_peaks`` for lines."""
-    angles = tuning.angle_grid(4)
+    angles = synthetic.angle_grid(4)
     arc = torch.tensor(arc_peaks).repeat(4, 1) * torch.tensor([1.0, 0.5, 0.2, 0.1])[:, None]
     line = torch.tensor(line_peaks).repeat(4, 1) * torch.tensor([0.1, 1.0, 0.5, 0.2])[:, None]
     return tuning.CurveTuning("conv4", 10.0, angles, arc, line)
@@ -32,7 +34,7 @@ def test_curve_units_follow_the_rule_most_selective_first_dead_units_excluded():
 
 
 def test_tuning_width_of_a_cosine_tuning_curve_is_half_the_circle():
-    angles = tuning.angle_grid(24)                       # 15-degree steps
+    angles = synthetic.angle_grid(24)                       # 15-degree steps
     # peak near 2 at 7.5 degrees (between two samples, so no sample sits on the boundary);
     # at or above half of it where the cosine is >= 0: 12 of the 24 samples, 180 degrees
     curve = 1 + torch.cos(angles - math.radians(7.5))
@@ -67,8 +69,8 @@ def net():
 
 def test_random_cuts_fast_path_gives_the_curve_index_of_edited_networks(net):
     """What the chapter computes for 200 random cuts equals building each edited network."""
-    angles = tuning.angle_grid(24)
-    arcs, lines = tuning.curve_images(angles, 10.0), tuning.curve_images(angles, float("inf"))
+    angles = synthetic.angle_grid(24)
+    arcs, lines = synthetic.curve_images(angles, 10.0), synthetic.curve_images(angles, float("inf"))
     unit = 5
     cuts = [[0, 3, 7, 11, 30], [1, 2, 4, 8, 16], []]
     fast_arcs = interventions.predicted_edit_responses(net, arcs, "conv4", unit, cuts)

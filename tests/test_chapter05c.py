@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils import filters
-from course_utils.checks import CheckFailed, ch05c
+from course_utils.data import synthetic
+from course_utils.interp import filters
+from course_utils.teaching.checks import CheckFailed, ch05c
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "book" / "05c_universality.ipynb"
 
@@ -32,7 +33,7 @@ def test_fraction_oriented_uses_the_shared_threshold():
 
 
 def test_gabors_are_oriented_and_a_blob_is_not():
-    gabors = torch.stack([filters.gabor(5, angle, wavelength=4.0, sigma=1.5)
+    gabors = torch.stack([synthetic.gabor(5, angle, wavelength=4.0, sigma=1.5)
                           for angle in range(0, 180, 15)])[:, None]
     assert filters.fraction_oriented(gabors) == 1.0
     coords = torch.arange(5.0) - 2

@@ -1,4 +1,4 @@
-"""The check framework (course_utils.checks): what a learner sees for right, wrong and missing answers."""
+"""The check framework (course_utils.teaching.checks): what a learner sees for right, wrong and missing answers."""
 import inspect
 
 import numpy as np
@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_utils import checks
-from course_utils.checks import Case, CheckFailed, NotImplementedYet, check_function, check_signature, check_value, compare
+from course_utils.teaching import checks
+from course_utils.teaching.checks import Case, CheckFailed, NotImplementedYet, check_function, check_signature, check_value, compare
 
 
 def reference_relu(x: torch.Tensor) -> torch.Tensor:
@@ -187,11 +187,11 @@ def test_chapter_check_modules_load_on_first_use():
     import subprocess
     import sys
 
-    code = ("from course_utils import checks\n"
+    code = ("from course_utils.teaching import checks\n"
             "import sys\n"
-            "assert 'course_utils.checks.ch02' not in sys.modules\n"
+            "assert 'course_utils.teaching.checks.ch02' not in sys.modules\n"
             "print(checks.ch02.__name__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0 and result.stdout.strip() == "course_utils.checks.ch02", result.stderr
+    assert result.returncode == 0 and result.stdout.strip() == "course_utils.teaching.checks.ch02", result.stderr
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         checks.nothing  # noqa: B018

@@ -6,9 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils import circuits, interventions as iv, layers, linearity, tuning
-from course_utils.hooks import record
-from course_utils.models import build_model
+from course_utils.data import synthetic
+from course_utils.cnn import layers, linearity
+from course_utils.interp import circuits, interventions as iv, tuning
+from course_utils.interp.hooks import record
+from course_utils.cnn.models import build_model
 
 
 @pytest.fixture(scope="module")
@@ -132,14 +134,14 @@ def test_ablation_test_reports_targeted_and_random(model, images):
 
 def test_curve_images_lines_are_symmetric_and_arcs_bend_one_way():
     angles = torch.tensor([0.0, math.pi])
-    lines = tuning.curve_images(angles, float("inf"))
+    lines = synthetic.curve_images(angles, float("inf"))
     assert lines.shape == (2, 1, 32, 32) and 0 <= lines.min() and lines.max() <= 1
     assert torch.allclose(lines[0], lines[1], atol=1e-5)  # a line turned by 180 degrees is itself
-    arcs = tuning.curve_images(angles, 8.0)
+    arcs = synthetic.curve_images(angles, 8.0)
     assert not torch.allclose(arcs[0], arcs[1], atol=1e-2)  # an arc is not
     assert torch.allclose(arcs[0], arcs[1].flip(-1).flip(-2), atol=1e-4)  # but a point reflection of it
     with pytest.raises(ValueError, match="radius must be positive"):
-        tuning.curve_images(angles, 0.0)
+        synthetic.curve_images(angles, 0.0)
 
 
 def test_stimulus_responses_are_rectified_maxima(model, images):
@@ -180,7 +182,7 @@ def _mean_ablate(acts, channels, means):
      lambda curve, step_degrees: float((curve > curve.max() / 2).sum()) * step_degrees),  # strict > and no dead-unit case
 ])
 def test_chapter_5b_checks_accept_a_right_answer_and_reject_a_wrong_one(check, right, wrong):
-    from course_utils.checks import CheckFailed, ch05b
+    from course_utils.teaching.checks import CheckFailed, ch05b
     getattr(ch05b, check)(right)
     with pytest.raises(CheckFailed):
         getattr(ch05b, check)(wrong)

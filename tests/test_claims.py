@@ -1,4 +1,4 @@
-"""course_utils.claims: bounds, the printed line, strict and lenient failures, the record."""
+"""course_utils.teaching.claims: bounds, the printed line, strict and lenient failures, the record."""
 import html
 import json
 import re
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import claims
+from course_utils.teaching import claims
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-import course_utils as cu
-from course_utils import conv
+from course_utils.cnn import conv
+from course_utils.cnn import conv
 
 TOL = dict(atol=1e-4, rtol=1e-4)
 
@@ -37,7 +37,7 @@ def conv_problems(draw, max_size=12, max_channels=4, max_kernel=5):
 def test_conv2d_matches_torch(problem):
     x, weight, bias, stride, padding, dilation = problem
     expected = F.conv2d(x, weight, bias, stride, padding, dilation)
-    got = cu.conv2d(x, weight, bias, stride, padding, dilation)
+    got = conv.conv2d(x, weight, bias, stride, padding, dilation)
     assert got.shape == expected.shape
     torch.testing.assert_close(got, expected, **TOL)
 
@@ -47,7 +47,7 @@ def test_conv2d_matches_torch(problem):
 def test_conv2d_loops_matches_torch(problem):
     x, weight, bias, stride, padding, dilation = problem
     expected = F.conv2d(x, weight, bias, stride, padding, dilation)
-    torch.testing.assert_close(cu.conv2d_loops(x, weight, bias, stride, padding, dilation), expected, **TOL)
+    torch.testing.assert_close(conv.conv2d_loops(x, weight, bias, stride, padding, dilation), expected, **TOL)
 
 
 @settings(max_examples=200, deadline=None)
@@ -55,17 +55,17 @@ def test_conv2d_loops_matches_torch(problem):
 def test_output_size_formula_matches_torch_shapes(size, k, stride, padding, dilation):
     if dilation * (k - 1) + 1 > size + 2 * padding:
         with pytest.raises(ValueError, match="larger than the padded input"):
-            cu.conv_output_size(size, k, stride, padding, dilation)
+            conv.conv_output_size(size, k, stride, padding, dilation)
         return
     x, weight = torch.zeros(1, 1, size, size, device="meta"), torch.zeros(1, 1, k, k, device="meta")
     expected = F.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation).shape[-1]
-    assert cu.conv_output_size(size, k, stride, padding, dilation) == expected
+    assert conv.conv_output_size(size, k, stride, padding, dilation) == expected
 
 
 def test_large_chapter_sized_input_matches_torch():
     g = torch.Generator().manual_seed(0)
     x, weight, bias = torch.randn(4, 16, 28, 28, generator=g), torch.randn(32, 16, 3, 3, generator=g), torch.randn(32, generator=g)
-    torch.testing.assert_close(cu.conv2d(x, weight, bias, padding=1), F.conv2d(x, weight, bias, padding=1), **TOL)
+    torch.testing.assert_close(conv.conv2d(x, weight, bias, padding=1), F.conv2d(x, weight, bias, padding=1), **TOL)
 
 
 def test_sliding_windows_is_a_view_of_every_window():
@@ -76,7 +76,7 @@ def test_sliding_windows_is_a_view_of_every_window():
     assert torch.equal(windows[1, 2, 1, 2], x[1, 2, 2:5, 2:5:2])  # window (1, 2): rows 2..4, columns 2 and 4
 
 
-@pytest.mark.parametrize("fn", [cu.conv2d, cu.conv2d_loops], ids=["conv2d", "conv2d_loops"])
+@pytest.mark.parametrize("fn", [conv.conv2d, conv.conv2d_loops], ids=["conv2d", "conv2d_loops"])
 @pytest.mark.parametrize("x_shape,w_shape,kwargs,message", [
     ((1, 3, 8, 8), (4, 2, 3, 3), {}, r"channel mismatch.*\(1, 3, 8, 8\).*\(4, 2, 3, 3\)"),
     ((1, 1, 4, 4), (1, 1, 5, 5), {}, r"kernel \(1, 1, 5, 5\) is larger than the padded input.*\(1, 1, 4, 4\)"),
@@ -94,7 +94,7 @@ def test_bad_input_raises_value_error_naming_shapes(fn, x_shape, w_shape, kwargs
 
 def test_bias_of_wrong_shape_is_reported():
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\), got \(3,\)"):
-        cu.conv2d(torch.zeros(1, 2, 5, 5), torch.zeros(4, 2, 3, 3), torch.zeros(3))
+        conv.conv2d(torch.zeros(1, 2, 5, 5), torch.zeros(4, 2, 3, 3), torch.zeros(3))
 
 
 def test_torch_computes_cross_correlation_not_flipped_convolution():
@@ -116,16 +116,16 @@ def test_window_starts_top_left_and_same_padding_centres_it():
     impulse[0, 0, 4, 4] = 1.0
     centre_tap = torch.zeros(1, 1, 3, 3)
     centre_tap[0, 0, 1, 1] = 1.0  # copies the centre of the window
-    valid = cu.conv2d(impulse, centre_tap)[0, 0]
-    same = cu.conv2d(impulse, centre_tap, padding=1)[0, 0]
+    valid = conv.conv2d(impulse, centre_tap)[0, 0]
+    same = conv.conv2d(impulse, centre_tap, padding=1)[0, 0]
     assert valid.shape == (7, 7) and (valid == 1).nonzero().tolist() == [[3, 3]]  # moved up-left by k // 2
     assert same.shape == (9, 9) and (same == 1).nonzero().tolist() == [[4, 4]]    # stays in place
 
 
 def test_kernels_by_name():
-    assert cu.conv.kernel("sobel_x").shape == (3, 3) and float(cu.conv.kernel("blur").sum()) == pytest.approx(1.0)
+    assert conv.kernel("sobel_x").shape == (3, 3) and float(conv.kernel("blur").sum()) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="sobel_x"):
-        cu.conv.kernel("sobel")
+        conv.kernel("sobel")
 
 
 def test_conv2d_gradients_match_torch():
@@ -133,7 +133,7 @@ def test_conv2d_gradients_match_torch():
     g = torch.Generator().manual_seed(3)
     x, weight, bias = (torch.randn(2, 3, 7, 6, generator=g), torch.randn(4, 3, 3, 3, generator=g), torch.randn(4, generator=g))
     grads = []
-    for fn in (cu.conv2d, F.conv2d):
+    for fn in (conv.conv2d, F.conv2d):
         inputs = [t.clone().requires_grad_(True) for t in (x, weight, bias)]
         (fn(*inputs, stride=2, padding=1) ** 2).sum().backward()
         grads.append([t.grad for t in inputs])

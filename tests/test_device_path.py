@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from course_utils import training
+from course_utils.cnn import training
 
 
 def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -27,7 +27,7 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
 
 
 def _tiny_data(n: int = 16):
-    from course_utils.datasets import ImageDataset
+    from course_utils.data.datasets import ImageDataset
 
     g = torch.Generator().manual_seed(0)
     return ImageDataset(torch.rand(n, 1, 12, 12, generator=g), torch.randint(0, 2, (n,), generator=g), ["a", "b"])

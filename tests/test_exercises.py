@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from course_utils.instructor import assign
-from course_utils.checks import CheckFailed
+from course_utils.teaching.checks import CheckFailed
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parent.parent

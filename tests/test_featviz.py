@@ -2,9 +2,10 @@
 import pytest
 import torch
 
-import course_utils as cu
-from course_utils import featviz as fv
-from course_utils import hooks, models
+from course_utils.cnn import zoo
+from course_utils.interp import featviz as fv
+from course_utils.cnn import models
+from course_utils.interp import hooks
 
 
 # Tiny tensors: one thread (conftest.py) avoids two threads' coordination cost on 2 busy cores.
@@ -95,7 +96,7 @@ def test_direction_and_diversity_values():
 
 
 def test_render_raises_the_objective_far_above_random_inputs():
-    model = cu.pretrained("mnist_small")
+    model = zoo.pretrained("mnist_small")
     objective = fv.channel("conv2", 3)
     random_values = fv.objective_values(model, objective, torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
     result = fv.render(model, objective, fv.image(1, 1, 28), steps=96, progress=False)
@@ -105,7 +106,7 @@ def test_render_raises_the_objective_far_above_random_inputs():
 
 
 def test_conv1_visualization_correlates_with_its_own_weights_only():
-    model = cu.pretrained("mnist_small")
+    model = zoo.pretrained("mnist_small")
     channels = list(range(6))
     objective = sum(fv.neuron("conv1", c, batch=i) for i, c in enumerate(channels))
     result = fv.render(model, objective, fv.image(len(channels), 1, 28, fourier=False), transforms=[], steps=96, progress=False)
@@ -117,8 +118,8 @@ def test_conv1_visualization_correlates_with_its_own_weights_only():
 
 
 def test_post_relu_objective_from_grey_cannot_start():
-    model = cu.pretrained("mnist_small")
-    _, test = cu.zoo_data("mnist_small")
+    model = zoo.pretrained("mnist_small")
+    _, test = zoo.zoo_data("mnist_small")
     grey = torch.full((1, 1, 28, 28), 0.5)
     on_grey = hooks.record(model, grey, "conv2")["conv2"][0, :, 7, 7]
     on_digits = hooks.record(model, test.images, "conv2")["conv2"][:, :, 7, 7].max(0).values

@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import hooks, layers, models
+from course_utils.cnn import layers, models
+from course_utils.interp import hooks
 
 
 def _model(seed=0):

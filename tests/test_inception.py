@@ -4,7 +4,7 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils import architecture, inception
+from course_utils.cnn import architecture, inception
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

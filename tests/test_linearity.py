@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import linearity, nonlinearities
+from course_utils.cnn import linearity, nonlinearities
 
 NONLINEAR = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-import course_utils as cu
-from course_utils import models, training, zoo
+from course_utils.cnn import training, zoo
+from course_utils.data import loaders
+from course_utils.cnn import models, training, zoo
 
 
 @pytest.mark.parametrize("name,size", [("small", 28), ("lenet", 28), ("deep", 32)])
@@ -28,7 +29,7 @@ def test_bad_model_configs():
 
 
 def _tiny_task():
-    return cu.load_dataset("shapes", n=256, size=16, seed=0).split(0.25, seed=0)
+    return loaders.load_dataset("shapes", n=256, size=16, seed=0).split(0.25, seed=0)
 
 
 def _tiny_model(seed=0):
@@ -39,8 +40,8 @@ def _tiny_model(seed=0):
 def test_fit_learns_and_returns_history():
     train, test = _tiny_task()
     model = _tiny_model()
-    before = cu.evaluate(model, test)["accuracy"]
-    history = cu.fit(model, train, test, epochs=12, lr=1e-2, batch_size=32, progress=False)
+    before = training.evaluate(model, test)["accuracy"]
+    history = training.fit(model, train, test, epochs=12, lr=1e-2, batch_size=32, progress=False)
     assert len(history.loss) == 12 and history.loss[-1] < history.loss[0]
     assert history.val_accuracy[-1] > max(0.6, before + 0.2)
     assert all(rate > 0 for rate in history.images_per_second)
@@ -52,11 +53,11 @@ def test_same_seed_same_weights():
     weights = []
     for _ in range(2):
         model = _tiny_model()
-        cu.fit(model, train, epochs=2, seed=7, batch_size=32, progress=False, augment=lambda x, g: cu.data.random_shift(x, 1, g))
+        training.fit(model, train, epochs=2, seed=7, batch_size=32, progress=False, augment=lambda x, g: loaders.random_shift(x, 1, g))
         weights.append(torch.cat([p.flatten() for p in model.parameters()]))
     assert torch.equal(weights[0], weights[1])
     other = _tiny_model()
-    cu.fit(other, train, epochs=2, seed=8, batch_size=32, progress=False)
+    training.fit(other, train, epochs=2, seed=8, batch_size=32, progress=False)
     assert not torch.equal(weights[0], torch.cat([p.flatten() for p in other.parameters()]))
 
 
@@ -70,7 +71,7 @@ def test_building_and_training_leave_the_callers_random_numbers_alone():
     dropout_model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(256, 4))
     torch.manual_seed(123)
     zoo.untrained("mnist_small", seed=5)
-    cu.fit(dropout_model, train, epochs=1, seed=7, batch_size=32, progress=False)
+    training.fit(dropout_model, train, epochs=1, seed=7, batch_size=32, progress=False)
     assert torch.equal(torch.rand(4), expected)
     with training.seeded(9):
         inside = torch.rand(3)
@@ -100,7 +101,7 @@ def test_confusion_matrix_against_a_loop():
 def test_pick_device_and_bad_epochs():
     assert training.pick_device("cpu").type == "cpu"
     with pytest.raises(ValueError, match="epochs"):
-        cu.fit(_tiny_model(), _tiny_task()[0], epochs=0)
+        training.fit(_tiny_model(), _tiny_task()[0], epochs=0)
 
 
 def test_zoo_trains_once_then_serves_from_cache(tmp_path, monkeypatch):
@@ -122,7 +123,7 @@ def test_zoo_trains_once_then_serves_from_cache(tmp_path, monkeypatch):
 
 TWO_PROCESSES = """
 import sys, time
-from course_utils import zoo
+from course_utils.cnn import zoo
 zoo.RECIPES["tiny_shapes"] = zoo.Recipe("small", "shapes", {"n": 200, "size": 16},
                                        num_classes=4, image_size=16, epochs=1)
 real_fit = zoo.fit
@@ -179,6 +180,6 @@ def test_zoo_weights_do_not_depend_on_the_callers_thread_count(tmp_path, monkeyp
 
 
 def test_zoo_mnist_model_is_good():
-    model = cu.pretrained("mnist_small")
-    _, test = cu.zoo_data("mnist_small")
-    assert cu.evaluate(model, test)["accuracy"] > 0.9
+    model = zoo.pretrained("mnist_small")
+    _, test = zoo.zoo_data("mnist_small")
+    assert training.evaluate(model, test)["accuracy"] > 0.9

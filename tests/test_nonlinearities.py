@@ -9,7 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import conv2d, linearity, models, nonlinearities, photos
+from course_utils.cnn import linearity, models, nonlinearities
+from course_utils.cnn.conv import conv2d
+from course_utils.data import photos
 
 
 # Tiny tensors: one thread (conftest.py) avoids two threads' coordination cost on 2 busy cores.

@@ -92,7 +92,7 @@ def _run_without_tools(code: str) -> subprocess.CompletedProcess:
 def test_every_learners_module_imports_without_the_tools_installed():
     names = [m.name for m in pkgutil.walk_packages([str(PACKAGE)], "course_utils.")
              if m.name.split(".")[1] not in EXTRAS]
-    assert "course_utils.checks.ch01" in names and "course_utils.featviz.render" in names
+    assert "course_utils.teaching.checks.ch01" in names and "course_utils.interp.featviz.render" in names
     code = "import importlib\nfor name in %r:\n    importlib.import_module(name)\nprint('ok')" % names
     result = _run_without_tools(code)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

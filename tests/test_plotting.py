@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import plotting
+from course_utils.teaching import plotting
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from course_utils import probes
+from course_utils.interp import probes
 
 
 def _blobs(n=600, dim=10, classes=3, seed=0, spread=0.5):

@@ -15,7 +15,8 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from course_utils import colab, published, zoo
+from course_utils.cnn import published, zoo
+from course_utils.teaching import colab
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = zoo.Recipe("lenet", "digits", image_size=8, epochs=1, description="test only")

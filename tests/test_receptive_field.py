@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import models
-from course_utils.hooks import forward_to
-from course_utils.linearity import linearized
-from course_utils.receptive_field import clip_box, gradient_receptive_field, receptive_fields
+from course_utils.cnn import models
+from course_utils.interp.hooks import forward_to
+from course_utils.cnn.linearity import linearized
+from course_utils.cnn.receptive_field import clip_box, gradient_receptive_field, receptive_fields
 
 
 def _strided_dilated():
@@ -78,7 +78,7 @@ def test_unsupported_layer_and_bad_name_fail_clearly():
 def test_chapter1_table_and_chapter4_arithmetic_agree(model, size):
     """architecture.summary (chapter 1's table) and receptive_fields (chapter 4) give every layer
     the same field: the book never shows two answers to one question."""
-    from course_utils import architecture
+    from course_utils.cnn import architecture
 
     table = architecture.summary(model, (1, size, size))
     fields = receptive_fields(model, size)

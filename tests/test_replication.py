@@ -4,12 +4,12 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from course_utils import claims
+from course_utils.teaching import claims
 from course_utils.book import replication
 
 PARAMETERS = "SEED = 0   # the seed of the chapter"
 # Holds for SEED >= 1 only: lets a test tell the seeds apart.
-CLAIM = ("from course_utils import claims\n"
+CLAIM = ("from course_utils.teaching import claims\n"
          "claims.claim('grows-with-seed', 'C7', 'the value is the seed', value=SEED, "
          "bound=claims.above(0.5))\n")
 

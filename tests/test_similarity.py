@@ -4,8 +4,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import linear_sum_assignment
 
-import course_utils as cu
-from course_utils import similarity as sim
+from course_utils.interp import similarity
+from course_utils.interp import similarity as sim
 
 
 def _data(n=60, p=12, seed=0, dtype=torch.float64):
@@ -29,7 +29,7 @@ def _orthogonal(p, seed):
 
 
 def test_exported_at_top_level():
-    assert cu.linear_cka is sim.linear_cka
+    assert similarity.linear_cka is sim.linear_cka
 
 
 @pytest.mark.parametrize("p1,p2", [(5, 7), (12, 12), (80, 3), (200, 150)])  # both code paths: p <= n and p > n
@@ -165,7 +165,7 @@ def _one_to_one(corr):
     ("check_one_to_one", _one_to_one, lambda corr: float(corr.max(1).values.mean())),  # best match is not one-to-one
 ])
 def test_chapter_5c_checks_accept_the_package_and_reject_a_wrong_answer(check, right, wrong):
-    from course_utils.checks import CheckFailed, ch05c
+    from course_utils.teaching.checks import CheckFailed, ch05c
     getattr(ch05c, check)(right)
     with pytest.raises(CheckFailed):
         getattr(ch05c, check)(wrong)

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import photos, template
+from course_utils.cnn import template
+from course_utils.data import photos
 
 
 # Tiny tensors: one thread (conftest.py) avoids two threads' coordination cost on 2 busy cores.

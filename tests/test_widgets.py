@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from course_utils import photos, widgets
-from course_utils.conv import KERNELS, kernel
+from course_utils.data import photos
+from course_utils.teaching import widgets
+from course_utils.cnn.conv import KERNELS, kernel
 
 
 def digit() -> torch.Tensor:

@@ -70,7 +70,7 @@ def run_chapter(name: str, timeout: int = 600, seed: int | None = None) -> int:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    from course_utils import claims
+    from course_utils.teaching import claims
 
     os.environ[claims.STRICT_ENV] = "1"
     os.environ.setdefault("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache"))

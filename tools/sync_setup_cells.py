@@ -1,7 +1,7 @@
 """Make the first cell of every chapter the Colab set-up cell and strip all outputs.
 
 Run after editing a notebook:  .venv/bin/python tools/sync_setup_cells.py
-The cell's text comes from course_utils.colab (the one place for the URL and version).
+The cell's text comes from course_utils.teaching.colab (the one place for the URL and version).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.colab import setup_cell_source
+from course_utils.teaching.colab import setup_cell_source
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 

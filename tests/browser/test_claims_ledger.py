@@ -1,6 +1,6 @@
 """The claims of the whole book, as the build recorded them: the book's results are these tests.
 
-Each chapter states its claims in code (`course_utils.claims`); the build fails on a claim that
+Each chapter states its claims in code (`course_utils.teaching.claims`); the build fails on a claim that
 does not hold, and writes every record to `claims.json` and the ledger page. Here the records of
 the session's build (`book_html`, shared with the browser tests) are checked as a whole.
 """
@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from course_utils import claims
+from course_utils.teaching import claims
 
 from . import htmlbook
 

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_utils import published
+from course_utils.cnn import published
 
 from . import htmlbook
 

@@ -27,7 +27,7 @@ from docutils import nodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .. import claims
+from course_utils.teaching import claims
 from . import replication
 
 logger = logging.getLogger(__name__)

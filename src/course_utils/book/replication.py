@@ -27,7 +27,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .. import claims
+from course_utils.teaching import claims
 
 PARAMETERS_TAG = "parameters"
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ _BUILD_TOOLS = {"published.py"}
 
 def default_cache() -> Path:
     """Beside the zoo's models, so the book build and the tests share the results."""
-    from ..zoo import cache_dir
+    from course_utils.cnn.zoo import cache_dir
 
     return cache_dir() / "replications"
 

@@ -1,0 +1,1 @@
+"""The network: its operations, models, training, the model zoo and receptive fields."""

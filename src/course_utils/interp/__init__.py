@@ -1,0 +1,2 @@
+"""Interpretability tools: recording units, features as directions, feature visualization,
+dataset examples, circuits, interventions and comparing networks."""
