@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from sitetools import htmlbook  # noqa: E402  (the one reader of _toc.yml)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,18 +30,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in the tools' output
 
 def chapters() -> list[Path]:
     """The notebooks listed in _toc.yml, in reading order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files: list[str] = []
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(entry.get(key, []))
-
-    walk([toc])
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").is_file()]
+    pages = htmlbook.toc_pages(ROOT)
+    return [ROOT / notebook for notebook in map(htmlbook.chapter_notebook, pages) if notebook]
 
 
 def _pin_to_cores() -> None:

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.cnn import expressiveness, linearity
+from course_utils.cnn import expressiveness, linearity, zoo
 from course_utils.teaching.checks import CheckFailed, NotImplementedYet, ch03
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,8 +26,8 @@ def _majority(labels):
 
 
 def test_edge_task_is_balanced_enough_and_seeded():
-    train, test = expressiveness.edge_task()
-    again, _ = expressiveness.edge_task()
+    train, test = zoo.zoo_data("edges_relu")
+    again, _ = zoo.zoo_data("edges_relu")
     assert torch.equal(train.images, again.images)
     assert len(train) == 900 and len(test) == 300 and train.images.shape[1:] == (1, 24, 24)
     assert _majority(test.labels) < 0.6
@@ -39,7 +39,7 @@ def _images(n=6, seed=0):
 
 def test_mirror_sum_of_an_affine_net_is_the_closed_form_constant():
     # f(1 - x) = f(1) + f(0) - f(x) for affine f: the sum equals margin(ones) + margin(zeros).
-    net = expressiveness.edge_net("identity", seed=0).eval()
+    net = zoo.untrained("edges_identity", 0).eval()
     images = _images()
     mirror = expressiveness.mirror_sum(net, images)
     with torch.no_grad():
@@ -48,13 +48,13 @@ def test_mirror_sum_of_an_affine_net_is_the_closed_form_constant():
                     + expressiveness.logit_margin(net, zeros)).item()
     assert mirror.shape == (6,)
     assert torch.allclose(mirror, torch.full_like(mirror, expected), atol=1e-5)
-    relu_mirror = expressiveness.mirror_sum(expressiveness.edge_net("relu", seed=0).eval(), images)
+    relu_mirror = expressiveness.mirror_sum(zoo.untrained("edges_relu", 0).eval(), images)
     assert relu_mirror.std() > 1e-4  # a ReLU net is not affine: no such constant
 
 
 def test_input_gradient_of_an_affine_net_is_its_template():
     # margin(x) = <g, x> + margin(0), with the same g for every image.
-    net = expressiveness.edge_net("identity", seed=1).eval()
+    net = zoo.untrained("edges_identity", 1).eval()
     images = _images(seed=1)
     grads = expressiveness.input_gradients(net, images)
     assert grads.shape == images.shape
@@ -66,7 +66,7 @@ def test_input_gradient_of_an_affine_net_is_its_template():
 
 
 def test_input_gradient_matches_finite_differences_for_a_relu_net():
-    net = expressiveness.edge_net("relu", seed=0).double().eval()
+    net = zoo.untrained("edges_relu", 0).double().eval()
     image = _images(1, seed=2).double()
     grad = expressiveness.input_gradients(net, image)
     direction = torch.randn(image.shape, generator=torch.Generator().manual_seed(3),

@@ -1,11 +1,7 @@
 """tools/run_tests.py: the two lanes' closing lines add up, and a failure is never lost."""
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import run_tests  # noqa: E402
+import run_tests  # tools/run_tests.py (pyproject's pythonpath)
 
 
 def test_counts_read_pytests_closing_line():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from . import featurebook
-from . import htmlbook
+from sitetools import htmlbook
 
 ROOT = htmlbook.ROOT
 

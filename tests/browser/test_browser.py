@@ -7,7 +7,7 @@ _build/screenshots/. The checks themselves are tested in test_checks_can_fail.py
 """
 import pytest
 
-from . import htmlbook
+from sitetools import htmlbook
 
 PAGES = htmlbook.toc_pages(htmlbook.ROOT)
 

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from .htmlbook import ROOT
+from sitetools.htmlbook import ROOT
 
 INLINE_OK = ("unset", "", "module://matplotlib_inline.backend_inline", "inline")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from . import htmlbook
-from . import sitecheck
+from sitetools import htmlbook
+from sitetools import sitecheck
 
 PAGE = "book/01_features"
 

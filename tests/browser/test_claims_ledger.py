@@ -11,7 +11,7 @@ import pytest
 
 from course_utils.teaching import claims
 
-from . import htmlbook
+from sitetools import htmlbook
 
 pytestmark = pytest.mark.slow
 CHAPTERS = sorted(p.stem for p in (htmlbook.ROOT / "book").glob("*.ipynb"))

@@ -1,7 +1,7 @@
 """Internal links, images, scripts and #anchors of the built book all resolve."""
 import pytest
 
-from . import sitecheck
+from sitetools import sitecheck
 
 
 @pytest.mark.slow

@@ -5,10 +5,10 @@ culprits. The table of sizes is printed and written to _build/screenshots/page-s
 """
 import pytest
 
-from . import sitecheck
-from .htmlbook import ARTIFACTS
+from sitetools import sitecheck
+from sitetools.htmlbook import ARTIFACTS
 
-LIMIT_BYTES = 5_000_000
+LIMIT_BYTES = sitecheck.PAGE_LIMIT_BYTES
 
 
 @pytest.mark.slow

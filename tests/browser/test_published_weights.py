@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 
 from course_utils.cnn import published
 
-from . import htmlbook
+from sitetools import htmlbook
 
 pytestmark = pytest.mark.slow
 CHAPTER = "01_architecture"   # its models: the small CNN, trained in the build

@@ -7,7 +7,7 @@ to the HTML (`_build/jupyter_execute`); they are read here cell by cell.
 import nbformat
 import pytest
 
-from . import htmlbook
+from sitetools import htmlbook
 
 CHAPTERS = sorted((htmlbook.ROOT / "book").glob("*.ipynb"))
 

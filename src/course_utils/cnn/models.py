@@ -23,6 +23,9 @@ CONFIGS: dict[str, tuple[list[ConfigItem], list[int]]] = {
     "lenet": ([8, "M", 16, "M"], [5, 5]),
     # deeper, for 32x32 synthetic and photo tasks: 32 -> 16 -> 8 -> 4 -> GAP
     "deep": ([16, "M", 32, "M", 32, "M", 64, "G"], [5, 3, 3, 3]),
+    # chapter 3's edge task, 24x24 -> 8@24 -> 8@12 -> 16@12 -> GAP 16 -> 2. Average pooling, not
+    # max pooling: with activation="identity" the whole network is then affine.
+    "edge": ([8, "A", 16, "G"], [5, 3]),
 }
 
 ACTIVATIONS = {

@@ -12,6 +12,8 @@ from urllib.parse import unquote, urlsplit
 LINK_ATTRIBUTES = {"a": "href", "link": "href", "img": "src", "script": "src", "iframe": "src",
                    "source": "src", "video": "src", "audio": "src"}
 _REFRESH = re.compile(r"url=(\S+)", re.IGNORECASE)
+# The heaviest a page may be, its images included (inline animations and widget state grow it).
+PAGE_LIMIT_BYTES = 5_000_000
 
 
 @dataclass
