@@ -1,5 +1,6 @@
 """The book's spine: table of contents, committed notebooks, Colab cell, and the build itself."""
 import json
+import re
 import subprocess
 import sys
 import types
@@ -11,8 +12,8 @@ import yaml
 
 from course_utils.teaching import colab
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import bookcheck  # noqa: E402  (tools/bookcheck.py: checks of the chapters' text)
+import bookcheck  # tools/bookcheck.py (pyproject's pythonpath): checks of the chapters' text
+import link_glossary  # tools/link_glossary.py
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -25,13 +26,65 @@ def _toc_files():
     return [c["file"] for part in toc["parts"] for c in part["chapters"]]
 
 
+CITATION = re.compile(r"\{cite(?::[tp])?\}`([^`]+)`")
+
+
+def _bibliography() -> dict:
+    from pybtex.database import parse_file   # comes with jupyter-book's sphinxcontrib-bibtex
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return {key: entry for bib in config["bibtex_bibfiles"]
+            for key, entry in parse_file(str(ROOT / bib)).entries.items()}
+
+
+def _cited_keys() -> dict[str, set[str]]:
+    """Every key cited, with the pages that cite it."""
+    cited: dict[str, set[str]] = {}
+    for path in [*NOTEBOOKS, *BOOK.glob("*.md")]:
+        text = path.read_text()
+        for keys in CITATION.findall(text):
+            for key in keys.split(","):
+                cited.setdefault(key.strip(), set()).add(path.stem)
+    return cited
+
+
+def test_every_citation_resolves_and_every_work_has_a_doi_or_link():
+    entries, cited = _bibliography(), _cited_keys()
+    assert sorted(set(cited) - set(entries)) == [], "cited but not in the bibliography"
+    assert sorted(set(entries) - set(cited)) == [], "in the bibliography but cited nowhere"
+    for key, entry in entries.items():
+        doi, url = entry.fields.get("doi", ""), entry.fields.get("url", "")
+        assert re.fullmatch(r"10\.\d{4,9}/\S+", doi) or re.fullmatch(r"https://\S+", url), key
+        assert entry.fields.get("title") and entry.fields.get("year") and entry.persons["author"]
+
+
+def test_the_works_the_source_text_names_are_cited():
+    named = {"olah2017feature", "olah2018building", "olah2020zoom", "cammarata2020curve",
+             "cammarata2021curve", "kornblith2019similarity", "li2016convergent",
+             "simonyan2014very", "szegedy2014going"}
+    assert named <= set(_cited_keys())
+
+
+def test_each_chapters_first_use_of_a_glossary_term_links_to_it():
+    assert len(link_glossary.terms()) >= 15
+    assert link_glossary.main(["--check"]) == 0
+
+
+def test_the_glossary_linker_skips_code_math_and_links():
+    line = "A `unit` in $unit$ and [unit](x.md), then a unit and units."
+    assert link_glossary._link_in_line(line, "Unit") == (
+        "A `unit` in $unit$ and [unit](x.md), then a {term}`unit <Unit>` and units.")
+    assert link_glossary._link_in_line("a feature map", "Feature") is None
+
+
 def test_toc_lists_every_chapter_and_only_existing_files():
     files = _toc_files()
     chapters = [f for f in files if (ROOT / f"{f}.ipynb").is_file()]
     assert sorted(chapters) == sorted(f"book/{p.stem}" for p in NOTEBOOKS)
     assert all((ROOT / f"{f}.ipynb").is_file() or (ROOT / f"{f}.md").is_file() for f in files)
     assert len(chapters) >= 7
-    assert files[-1] == "book/claims", "the claims ledger is the last page"
+    # the reference part closes the book: the ledger, the glossary, the bibliography
+    assert files[-3:] == ["book/claims", "book/glossary", "book/references"]
 
 
 def test_no_measured_number_is_typed_into_the_prose():
@@ -100,6 +153,7 @@ def _mini_book(tmp_path: Path, code: str, ledger: bool = False, seeds: bool = Fa
     (tmp_path / "_toc.yml").write_text(toc + ("  - file: book/claims\n" if ledger else ""))
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "book" / "references.bib").write_text((BOOK / "references.bib").read_text())
     if ledger:
         (tmp_path / "book" / "claims.md").write_text((BOOK / "claims.md").read_text())
     nb = nbformat.v4.new_notebook()
@@ -122,9 +176,7 @@ def test_a_raising_cell_fails_the_build(tmp_path):
     failing = _build(_mini_book(tmp_path / "bad", "raise RuntimeError('boom from a cell')"))
     assert failing.returncode != 0
     assert "boom from a cell" in failing.stdout + failing.stderr
-    passing = _build(_mini_book(tmp_path / "good", "print(6 * 7)"))
-    assert passing.returncode == 0, passing.stdout[-3000:] + passing.stderr[-3000:]
-    assert "42" in (tmp_path / "good" / "_build" / "html" / "book" / "nb.html").read_text()
+    # the same book without the error builds: test_the_ledger_page_and_claims_json_come_from_the_build
 
 
 CLAIMS_CELL = """from course_utils.teaching import claims
@@ -160,10 +212,11 @@ def test_a_claim_that_breaks_with_another_seed_fails_the_build(tmp_path):
 
 @pytest.mark.slow
 def test_the_ledger_page_and_claims_json_come_from_the_build(tmp_path):
-    book = _mini_book(tmp_path / "true", CLAIMS_CELL, ledger=True, seeds=True)
+    book = _mini_book(tmp_path / "true", CLAIMS_CELL + "print(6 * 7)\n", ledger=True, seeds=True)
     built = _build(book)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     html_dir = book / "_build" / "html"
+    assert "42" in (html_dir / "book" / "nb.html").read_text()  # the cell's output is on the page
     records = {r["id"]: r for r in json.loads((html_dir / "claims.json").read_text())}
     assert set(records) == {"mini-pool", "mini-topic", "mini-cited"}
     pool = records["mini-pool"]

@@ -103,3 +103,50 @@ def test_a_tool_without_its_extra_says_which_to_install(subpackage):
     result = _run_without_tools(f"import course_utils.{subpackage}")
     assert result.returncode != 0
     assert f"pip install 'course-utils[{EXTRAS[subpackage]}]'" in result.stderr
+
+
+def _module_name(path: Path) -> str:
+    parts = ["course_utils", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package_imports(path: Path) -> set[str]:
+    """The course_utils modules ``path`` imports at its top level (where a cycle would bite)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("course_utils"):
+            found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("course_utils")}
+    return found
+
+
+def _is_tool(module: str) -> bool:
+    """The instructors' and the build's subpackages, and the site tool of tools/."""
+    parts = module.split(".")
+    return parts[0] == "sitetools" or (parts[0] == "course_utils" and parts[1:2] != []
+                                       and parts[1] in EXTRAS)
+
+
+def test_the_import_graph_has_no_cycles_and_learners_modules_import_no_tool():
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {name: {m for m in _package_imports(path) if m in files and m != name}
+             for name, path in files.items()}
+    for name, path in files.items():
+        if not _is_tool(name):
+            tools = sorted(filter(_is_tool, _package_imports(path) | _third_party_imports([path])))
+            assert tools == [], f"{name} imports {tools}"
+    visiting, done = set(), set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        assert name not in visiting, "import cycle: " + " -> ".join(trail + [name])
+        if name in done:
+            return
+        visiting.add(name)
+        for target in sorted(graph[name]):
+            visit(target, trail + [name])
+        visiting.discard(name)
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])

@@ -15,6 +15,10 @@ def test_a_lane_without_a_closing_line_counts_nothing():
 
 
 @pytest.mark.slow
-def test_lanes_that_ran_no_test_fail_the_run(capsys):
-    assert run_tests.main(["-k", "no_test_has_this_name", "-p", "no:cacheprovider"]) == 1
+def test_lanes_that_ran_no_test_fail_the_run(tmp_path, capsys):
+    """Two lanes over folders with no test: pytest exits 5 in each, and the run fails."""
+    (tmp_path / "book").mkdir(), (tmp_path / "rest").mkdir()
+    status = run_tests.main(["-p", "no:cacheprovider"], book_lane=[str(tmp_path / "book")],
+                            rest_lane=[str(tmp_path / "rest")])
+    assert status == 1
     assert capsys.readouterr().out.rstrip().splitlines()[-1] == "total: 0 passed, 1 failed"

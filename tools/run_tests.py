@@ -39,12 +39,13 @@ def counts(output: str) -> dict[str, int]:
     return found
 
 
-def main(extra: list[str]) -> int:
-    ignore = [f"--{'deselect' if '::' in path else 'ignore'}={path}" for path in BOOK_LANE]
+def main(extra: list[str], book_lane: list[str] = BOOK_LANE, rest_lane: list[str] = ()) -> int:
+    """Run both lanes: ``book_lane`` (paths), and the rest of ``rest_lane`` (default: testpaths)."""
+    ignore = [f"--{'deselect' if '::' in path else 'ignore'}={path}" for path in book_lane]
     with tempfile.TemporaryFile("w+") as book_log:
-        book = subprocess.Popen(pytest(*BOOK_LANE, *extra), cwd=ROOT, stdout=book_log,
+        book = subprocess.Popen(pytest(*book_lane, *extra), cwd=ROOT, stdout=book_log,
                                 stderr=subprocess.STDOUT, text=True)
-        rest = subprocess.Popen(pytest(*REST_LANE_WORKERS, *ignore, *extra), cwd=ROOT, stdout=subprocess.PIPE,
+        rest = subprocess.Popen(pytest(*REST_LANE_WORKERS, *rest_lane, *ignore, *extra), cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         rest_output = []
         for line in rest.stdout:  # shown as it comes, kept for the total
@@ -54,7 +55,7 @@ def main(extra: list[str]) -> int:
         book.wait()
         book_log.seek(0)
         book_output = book_log.read()
-    print("\n--- lane book: " + " ".join(BOOK_LANE) + "\n" + book_output, end="")
+    print("\n--- lane book: " + " ".join(book_lane) + "\n" + book_output, end="")
     rest_counts, book_counts = counts("".join(rest_output)), counts(book_output)
     total = {k: rest_counts[k] + book_counts[k] for k in rest_counts}
     # pytest exits 5 when a lane collected no test: that is a failure here too.

@@ -87,6 +87,7 @@ def write_feature_book(folder: Path) -> Path:
     """Write the feature book (the real `_config.yml`, an intro and one chapter) into `folder`."""
     (folder / "book").mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "_config.yml", folder / "_config.yml")
+    shutil.copy2(ROOT / "book" / "references.bib", folder / "book" / "references.bib")  # the config names it
     (folder / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/01_features\n")
     (folder / "book" / "intro.md").write_text("# Intro\n\nA book to test the browser checks. "
                                               "Read [the chapter](01_features.ipynb).\n")
