@@ -81,7 +81,7 @@ def colab_venv() -> Path:
         if not (venv / "baseline.json").exists():
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True, timeout=300)
-            _pip(python, "install", "--quiet", "--no-compile", *pins)  # no torch re-download; see Makefile
+            _pip(python, "install", "--quiet", *pins)  # pip's cache / local index: no torch re-download
             (venv / "baseline.json").write_text(json.dumps(_installed(python), indent=1))
         baseline = json.loads((venv / "baseline.json").read_text())
         extra = sorted(set(_installed(python)) - set(baseline))
