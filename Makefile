@@ -10,12 +10,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
 env: $(VENV)/.installed
 
-# --no-compile: byte-compiling the environment's 15,000 Python files takes pip about a minute;
-# Python compiles the modules it imports on first use instead (a few hundred).
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
