@@ -24,9 +24,3 @@ def one_thread():
     with torch_threads(1):
         yield
 
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests marked slow first: pytest-xdist then starts the long files early, and the short
-    ones fill in around them, so both workers of `make test`'s rest lane finish together."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

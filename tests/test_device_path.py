@@ -2,7 +2,7 @@
 
 The real GPU test is marked ``gpu`` and skipped without one; the CPU path is checked here on
 every machine. (The Colab-like start of every chapter is tests/colab_like.py, run by
-tests/test_colab_student_edition.py.)
+tests/test_student_edition.py.)
 """
 from __future__ import annotations
 

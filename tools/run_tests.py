@@ -3,7 +3,7 @@
 - lane "book": the tests that build the book (tests/browser/: one offline build of the whole
   book, every chapter executed once, shared by the browser, link, ledger and page tests);
 - lane "rest": everything else, including the student edition of every chapter executed once
-  from a Colab-like start (tests/test_colab_student_edition.py, tests/colab_like.py).
+  from a Colab-like start (tests/test_student_edition.py, tests/colab_like.py).
 
 Each lane executes the chapters once. The book lane is mostly one process; the rest lane
 runs two workers, so the cores stay busy until both lanes are done. The "rest" lane prints as it
