@@ -14,16 +14,12 @@ from course_utils.teaching import colab
 
 import bookcheck  # tools/bookcheck.py (pyproject's pythonpath): checks of the chapters' text
 import link_glossary  # tools/link_glossary.py
+from sitetools import htmlbook
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
-
-
-def _toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [c["file"] for part in toc["parts"] for c in part["chapters"]]
 
 
 CITATION = re.compile(r"\{cite(?::[tp])?\}`([^`]+)`")
@@ -78,7 +74,7 @@ def test_the_glossary_linker_skips_code_math_and_links():
 
 
 def test_toc_lists_every_chapter_and_only_existing_files():
-    files = _toc_files()
+    files = htmlbook.toc_pages(ROOT)[1:]   # after the root page
     chapters = [f for f in files if (ROOT / f"{f}.ipynb").is_file()]
     assert sorted(chapters) == sorted(f"book/{p.stem}" for p in NOTEBOOKS)
     assert all((ROOT / f"{f}.ipynb").is_file() or (ROOT / f"{f}.md").is_file() for f in files)

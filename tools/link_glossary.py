@@ -32,15 +32,17 @@ def terms() -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def _plain_lines(source: str):
-    """Indexes of lines of plain prose in a markdown cell."""
+def _plain_lines(lines: list[str]):
+    """Indexes of the lines of plain prose in a markdown cell's ``lines``."""
     fenced = False
-    for index, line in enumerate(source.split("\n")):
-        if line.lstrip().startswith(("```", "$$")):
-            fenced = not fenced if line.lstrip().startswith("```") or line.count("$$") == 1 else fenced
+    for index, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith("```") or (stripped.startswith("$$") and stripped.count("$$") == 1):
+            fenced = not fenced   # a code block or a display formula opens or closes
             continue
-        if not fenced and line.strip() and not line.lstrip().startswith(("#", "|", ":::", "(")):
-            yield index
+        if fenced or not stripped or stripped.startswith(("#", "|", ":::", "(", "$$")):
+            continue
+        yield index
 
 
 def link_first_uses(cells: list[dict], names: list[str]) -> list[str]:
@@ -48,7 +50,7 @@ def link_first_uses(cells: list[dict], names: list[str]) -> list[str]:
     linked, todo = [], [n for n in names if not _already(cells, n)]
     for cell in cells:
         lines = "".join(cell["source"]).split("\n")
-        for index in _plain_lines("\n".join(lines)):
+        for index in _plain_lines(lines):
             for name in list(todo):
                 new = _link_in_line(lines[index], name)
                 if new is not None:

@@ -21,7 +21,7 @@ import torch
 from matplotlib.patches import Polygon, Rectangle
 from torch import nn
 
-from course_utils.cnn.receptive_field import ReceptiveField, next_field
+from course_utils.cnn.receptive_field import PIXEL, ReceptiveField, next_field
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
@@ -188,7 +188,7 @@ class _FieldTracker:
             x = inputs[0] if inputs else None
             # A tensor made by a functional call (torch.flatten, torch.cat) has no record:
             # it comes from the latest module output.
-            before = self.fields.get(id(x), self.log[-1] if self.log else _INPUT)
+            before = self.fields.get(id(x), self.log[-1] if self.log else PIXEL)
             field = self._step(module, before, x, out)
         else:  # a block: its output is as wide as the widest thing computed inside it
             field = _widest(self.log[start:])
@@ -209,9 +209,6 @@ class _FieldTracker:
                               out.shape[-1], self.image_size)
         except ValueError:
             return None
-
-
-_INPUT = ReceptiveField("input", 1, 1, 0.0)
 
 
 def torchvision_model(name: str) -> nn.Module:

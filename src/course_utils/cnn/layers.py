@@ -28,11 +28,11 @@ def layer_names(model: nn.Module) -> list[str]:
 def get_layer(model: nn.Module, name: str) -> nn.Module:
     """The sub-module called ``name`` (``"features.3"`` reaches inside blocks, as in
     ``nn.Module.get_submodule``); an unknown name raises and lists the valid ones."""
-    try:
-        if name:
+    if name:   # "" would be the model itself, which is not a layer
+        try:
             return model.get_submodule(name)
-    except AttributeError:
-        pass
+        except AttributeError:
+            pass
     raise UnknownLayerError(f"no layer named {name!r}; valid layer names: "
                             f"{', '.join(layer_names(model))}")
 

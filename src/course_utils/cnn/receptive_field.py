@@ -66,6 +66,10 @@ class ReceptiveField:
         return f"ReceptiveField({self.layer!r}, size={self.size}, jump={self.jump}, start={self.start:g}{extra})"
 
 
+# What the network's input sees: each pixel itself. Every receptive field grows from here.
+PIXEL = ReceptiveField("input", 1, 1, 0.0)
+
+
 def _first(value) -> int:
     """torch layers store sizes as ints or (h, w) pairs; the course's fields are square."""
     return int(value[0] if isinstance(value, (tuple, list)) else value)
@@ -113,7 +117,7 @@ def receptive_fields(model: nn.Module, image_size: int | None = None) -> dict[st
     image_size = image_size if image_size is not None else getattr(model, "image_size", None)
     if image_size is None:
         raise ValueError("image_size is needed (the model has no image_size attribute)")
-    field, width = ReceptiveField("input", 1, 1, 0.0), image_size
+    field, width = PIXEL, image_size
     fields: dict[str, ReceptiveField] = {}
     for name, layer in model.named_children():
         out_width = _output_width(layer, width)

@@ -55,8 +55,6 @@ RECIPES: dict[str, Recipe] = {
     "photo_deep": Recipe("deep", "photo_patches", {"n": 2000, "size": 32, "grayscale": True}, num_classes=18,
                          image_size=32, epochs=16, lr=5e-3, weight_decay=1.0, batch_size=32,
                          description="conv5(16)-pool-conv3(32)-pool-conv3(32)-pool-conv3(64)-GAP-fc: which of 18 photos a grey 32x32 patch is from"),
-    # Chapter 5b: finding an arc among straight lines needs curve detectors. (Lines vs arcs alone
-    # did not: some seeds solved it with line detectors only.)
     # Chapter 3: horizontal vs vertical step edges of either contrast, with and without ReLU.
     **{f"edges_{activation}": Recipe(
         "edge", "edges", {"n": 1200, "size": 24, "n_orientations": 2}, num_classes=2,
@@ -64,6 +62,8 @@ RECIPES: dict[str, Recipe] = {
         test_fraction=0.25, description=f"conv5(8)-avgpool-conv3(16)-GAP-fc, {activation} "
         "after each convolution: horizontal (0) or vertical (1) step edges, 24x24")
        for activation in ("identity", "relu")},
+    # Chapter 5b: finding an arc among straight lines needs curve detectors. (Lines vs arcs alone
+    # did not: some seeds solved it with line detectors only.)
     "arcs_deep": Recipe("deep", "arcs_among_lines", {"n": 4000}, num_classes=2, image_size=32, max_shift=2,
                         epochs=10, description="conv5(16)-pool-conv3(32)-pool-conv3(32)-pool-conv3(64)-GAP-fc: "
                         "lines only (0) vs an arc among the strokes (1), 32x32"),
