@@ -33,16 +33,24 @@ student: $(VENV)/.installed  ## the student edition, without solutions, into _st
 # requirements.txt (no browser download), plus MathJax and the ipywidgets scripts served from the test build so the
 # pages render offline. Each step is skipped when already installed, so this is quick to repeat.
 BROWSER_DIR := .browser
-BROWSER_NPM := mathjax@3.2.2 @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8
+BROWSER_NPM := mathjax@3.2.2 @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 axe-core@4.11.0
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 browser-deps: $(VENV)/.installed $(BROWSER_DIR)/.installed  ## headless Chromium + Playwright + offline JS for tests/browser
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
-$(BROWSER_DIR)/.installed:
+# The stamp records the package list: adding a package to BROWSER_NPM installs it on the next run.
+$(BROWSER_DIR)/.installed: $(BROWSER_DIR)/.wanted
 	mkdir -p $(BROWSER_DIR)
 	npm install --prefix $(BROWSER_DIR) --no-audit --no-fund --silent $(BROWSER_NPM)
 	touch $@
+
+$(BROWSER_DIR)/.wanted: FORCE
+	@mkdir -p $(BROWSER_DIR)
+	@echo "$(BROWSER_NPM)" | cmp -s - $@ || echo "$(BROWSER_NPM)" > $@
+
+.PHONY: FORCE
+FORCE:
 
 bench: $(VENV)/.installed  ## speed figures of benchmarks/bench_*.py; prints a table, keeps it in benchmarks/README.md
 	$(BIN)/python benchmarks/run.py

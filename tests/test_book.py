@@ -79,8 +79,8 @@ def test_toc_lists_every_chapter_and_only_existing_files():
     assert sorted(chapters) == sorted(f"book/{p.stem}" for p in NOTEBOOKS)
     assert all((ROOT / f"{f}.ipynb").is_file() or (ROOT / f"{f}.md").is_file() for f in files)
     assert len(chapters) >= 7
-    # the reference part closes the book: the ledger, the glossary, the bibliography
-    assert files[-3:] == ["book/claims", "book/glossary", "book/references"]
+    # the reference part closes the book: the ledger, the glossary, the API, the bibliography
+    assert files[-4:] == ["book/claims", "book/glossary", "book/api", "book/references"]
 
 
 def test_no_measured_number_is_typed_into_the_prose():
@@ -149,7 +149,7 @@ def _mini_book(tmp_path: Path, code: str, ledger: bool = False, seeds: bool = Fa
     (tmp_path / "_toc.yml").write_text(toc + ("  - file: book/claims\n" if ledger else ""))
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text("# Intro\n")
-    (tmp_path / "book" / "references.bib").write_text((BOOK / "references.bib").read_text())
+    htmlbook.copy_config_files(tmp_path)
     if ledger:
         (tmp_path / "book" / "claims.md").write_text((BOOK / "claims.md").read_text())
     nb = nbformat.v4.new_notebook()

@@ -36,3 +36,26 @@ def test_show_signed_centres_each_kernel_on_zero_at_its_own_scale():
     fig = plotting.show_signed(weights, ncols=2)
     limits = [ax.images[0].get_clim() for ax in fig.axes if ax.images]
     assert limits == [(-2.0, 2.0), (-1.0, 1.0), (-0.5, 0.5)]  # all-zero kernel: a unit scale, no division by 0
+
+
+def test_the_book_style_shows_figures_as_svg_with_text_and_a_white_ground(monkeypatch):
+    """In a kernel, as a chapter runs: vector figures whose labels are text elements."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\n"
+        "from course_utils.teaching import plotting\n"
+        "plotting.use_book_style()\n"
+        "fig, ax = plt.subplots(figsize=(3, 2))\n"
+        "ax.imshow([[0, 1], [1, 0]])\n"
+        "ax.set_title('a checkerboard')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel would skip its inline backend
+    NotebookClient(nb, timeout=120).execute()
+    figures = [o["data"] for o in nb.cells[0].outputs if "data" in o and "image/svg+xml" in o["data"]]
+    assert len(figures) == 1 and "image/png" not in figures[0]
+    svg = figures[0]["image/svg+xml"]
+    assert "a checkerboard" in svg and "font-size" in svg          # text, not outlines
+    assert "image-rendering:pixelated" in svg.replace(" ", "")     # pixels shown as pixels
+    assert "fill: #ffffff" in svg                                  # an opaque white ground

@@ -18,6 +18,7 @@ import yaml
 from nbclient import NotebookClient
 
 import colab_like
+from sitetools import htmlbook
 from course_utils.instructor import assign
 from test_assign import sample_chapter, write_chapter
 
@@ -225,7 +226,7 @@ def test_a_student_book_builds_without_any_solution_in_pages_or_sources(tmp_path
     (source / "book" / "intro.md").write_text("# Intro\n")
     (source / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/09_test\n")
     (source / "_config.yml").write_text((ROOT / "_config.yml").read_text())
-    (source / "book" / "references.bib").write_text((BOOK / "references.bib").read_text())
+    htmlbook.copy_config_files(source)
     assert assign.main(["--book", str(source), str(tmp_path / "student")]) == 0
     result = _build(tmp_path / "student", timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

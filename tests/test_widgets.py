@@ -92,6 +92,15 @@ def test_static_animation_is_produced_and_small():
     assert len(html) < 2_000_000
 
 
+def test_the_player_describes_its_frame_and_labels_its_slider():
+    anim = widgets.SlidingKernel(digit(), kernel("sobel_x")).animation(frames=3)
+    page = widgets.player(anim, alt='The window "slides" over a digit.').data
+    assert page.count('alt="The window &quot;slides&quot; over a digit."') == 1
+    assert page.count('aria-label="frame"') == 1 and page.count("data:image/png;base64") == 3
+    with pytest.raises(ValueError, match="needs alt"):
+        widgets.player(anim, alt=" ")
+
+
 def test_rgb_animation_stays_light():
     image = photos.photo("astronaut", size=16)[:, :, :16]
     html = widgets.SlidingKernel(image, torch.ones(3, 3, 3) / 27).animation(frames=12).to_jshtml()
@@ -151,3 +160,9 @@ def test_colour_photo_is_turned_to_grey():
     playground = widgets.KernelPlayground(colour, preset="identity")
     torch.testing.assert_close(playground.result, photos.photo("astronaut", grayscale=True, size=32)[0], atol=1e-5, rtol=0)
     assert not math.isnan(float(playground.result.mean()))
+
+
+def test_the_views_say_what_they_show(camera):
+    """The tooltip of each view is its text alternative in the page (book/_static/widget-names.js)."""
+    views = [widgets.SlidingKernel(digit(), kernel("sobel_x")).view, widgets.KernelPlayground(camera).view]
+    assert all(len(view.tooltip) > 40 for view in views)

@@ -2,42 +2,49 @@
 "Convolutional Neural Networks through the lens of mechanistic interpretability".
 
 Each module holds one concept and has one import path. The folders say what kind of thing a
-module is; the chapter that introduces it is listed after each one.
+module is; the chapter that first imports it is listed after each one (the book's API
+reference, ``book/api.md``, lists the modules under the same chapters; a test keeps the two
+equal).
 
 ``course_utils.data``: images and the datasets that hold them
 
-- ``datasets``: ``ImageDataset``, the one container every loader returns (chapter 1)
-- ``loaders``: offline MNIST subset, scikit-learn digits, torchvision for Colab (chapter 1)
-- ``photos``: sample photographs and random patches (chapters 2 and 4)
+- ``datasets``: ``ImageDataset``, the one container every loader returns (chapter 3)
+- ``photos``: sample photographs and random patches (chapter 1)
+- ``loaders``: offline MNIST subset, scikit-learn digits, torchvision for Colab (chapter 2)
 - ``synthetic``: generated images with known parameters: lines, edges, arcs, gratings, shapes
+  (chapter 5b)
 
 ``course_utils.cnn``: the network, its parts and its training
 
-- ``conv``, ``pooling``: the operations, written out and checked against torch (chapters 1, 2)
-- ``models``, ``training``, ``zoo``, ``published``: small CNNs, ``fit``, trained models by
-  name and seed, and the book's published weights (chapter 1)
+- ``conv``, ``pooling``: the operations, written out and checked against torch (chapter 1)
+- ``models``, ``training``: small CNNs and ``fit`` (chapter 1)
+- ``zoo``, ``published``: trained models by name and seed, and the book's published weights
+  (chapter 1)
 - ``architecture``, ``inception``: layer tables, VGG-16 and GoogLeNet (chapter 1)
-- ``layers``: layers by name, running part of a network (chapters 4, 5b)
-- ``template``: convolution as template matching (chapter 2)
+- ``layers``: layers by name, running part of a network (chapter 4)
+- ``template``: convolution as template matching (chapter 3)
 - ``nonlinearities``, ``linearity``, ``expressiveness``: what a nonlinearity adds (chapter 3)
 - ``receptive_field``: which pixels a unit can see (chapter 4)
 
 ``course_utils.interp``: reading what a network computes
 
-- ``hooks``: recording activations by layer name; one unit's values (chapter 4)
+- ``hooks``: recording activations by layer name; one unit's values (chapter 3)
 - ``filters``: first-layer filters by their spectrum (chapter 4)
-- ``probes``, ``basis``: features as directions, and whether the neuron basis is special (4, 5a)
-- ``featviz``: feature visualization, split like Lucent's ``optvis`` (chapter 5a)
-- ``dataset_examples``: the inputs that drive a unit most (chapter 5a)
+- ``probes``: features as directions (chapter 4)
+- ``basis``: whether the neuron basis is special (chapter 5a)
+- ``featviz``: feature visualization, split like Lucent's ``optvis`` (chapter 4)
+- ``dataset_examples``: the inputs that drive a unit most (chapter 4)
 - ``tuning``, ``circuits``, ``interventions``: curve detectors and the circuits that build
   them, read in the weights and tested by ablation (chapter 5b)
-- ``similarity``: CKA and unit matching across networks (chapter 5c)
+- ``similarity``: CKA and unit matching across networks (chapter 4)
 
 ``course_utils.teaching``: the book's own machinery
 
-- ``checks``: the exercises' automatic checks, one module per chapter (``checks.ch02``)
+- ``checks``: the exercises' automatic checks, ``checks.ch02`` for chapter 2 (every chapter)
 - ``claims``: a claim with the measurement that makes it true (every chapter)
-- ``plotting``, ``widgets``: figures and interactive views; ``colab``: the Colab set-up cell
+- ``plotting``: the figures' helpers and style (every chapter)
+- ``widgets``: interactive views of the convolution (chapter 2)
+- ``colab``: the Colab set-up cell (every chapter)
 
 ``course_utils.instructor`` (student edition, grading) and ``course_utils.book`` (the claims
 ledger, the seed replications) are tools for instructors and for the build, with extras of

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import nbformat
 
+from sitetools import htmlbook
+
 ROOT = Path(__file__).resolve().parents[2]
 
 MARKDOWN_TOP = r"""# Chapter 1: Every feature
@@ -31,9 +33,13 @@ A link to [the next section](#sec-features-a) and to [the intro](intro.md).
 
 FIGURE = """import matplotlib.pyplot as plt
 import numpy as np
-fig, ax = plt.subplots(figsize=(2, 2), dpi=50)
+from course_utils.teaching import plotting
+plotting.use_book_style()   # SVG, as in the chapters
+fig, ax = plt.subplots(figsize=(2, 2))
 ax.imshow(np.eye(4))
+ax.set_title("identity")
 plt.show()"""
+FIGURE_ALT = "A 4 x 4 identity matrix: a bright diagonal on a dark ground."
 
 WIDGETS = """import ipywidgets as widgets
 slider = widgets.IntSlider(value=3, min=0, max=9, description="kernel")
@@ -43,7 +49,7 @@ widgets.VBox([slider, text])"""
 
 ANIMATION = """import matplotlib.pyplot as plt
 from matplotlib import animation
-from IPython.display import HTML
+from course_utils.teaching import widgets
 fig, ax = plt.subplots(figsize=(2, 2), dpi=40)
 square = ax.add_patch(plt.Rectangle((0, 0), 1, 1))
 ax.set_xlim(0, 4); ax.set_ylim(0, 1)
@@ -52,7 +58,7 @@ def step(i):
     return [square]
 anim = animation.FuncAnimation(fig, step, frames=4, interval=100)
 plt.close(fig)
-HTML(anim.to_jshtml())"""
+widgets.player(anim, alt="A square moves from left to right.")"""
 
 EXERCISE = """:::{exercise} Double it
 :label: ex-double
@@ -75,7 +81,9 @@ def feature_notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
-        new_md(MARKDOWN_TOP), new_code(FIGURE), new_code(WIDGETS), new_code(ANIMATION),
+        new_md(MARKDOWN_TOP),
+        new_code(FIGURE, metadata={"mystnb": {"image": {"alt": FIGURE_ALT}}}),
+        new_code(WIDGETS), new_code(ANIMATION),
         new_md(EXERCISE), new_md(SOLUTION_START), new_code(SOLUTION_CODE), new_md(SOLUTION_END),
         new_code("assert double(2) == 4"),
         new_code(RAISES, metadata={"tags": ["raises-exception"]}),
@@ -87,7 +95,7 @@ def write_feature_book(folder: Path) -> Path:
     """Write the feature book (the real `_config.yml`, an intro and one chapter) into `folder`."""
     (folder / "book").mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "_config.yml", folder / "_config.yml")
-    shutil.copy2(ROOT / "book" / "references.bib", folder / "book" / "references.bib")  # the config names it
+    htmlbook.copy_config_files(folder)
     (folder / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/01_features\n")
     (folder / "book" / "intro.md").write_text("# Intro\n\nA book to test the browser checks. "
                                               "Read [the chapter](01_features.ipynb).\n")

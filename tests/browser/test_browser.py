@@ -2,7 +2,9 @@
 
 Each page must render its title and text, show no cell with an error, load every image, typeset
 its math, render its widgets, play its animations, keep its solutions collapsed, and (for a
-chapter) link Colab to its own notebook. A full-page screenshot of each page goes to
+chapter) link Colab to its own notebook. A reader must also be able to read it: every figure
+has a text alternative and keeps a white ground in dark mode, figure text is at least 8 pt as
+shown, no code line is wider than its box, and axe-core finds nothing serious or critical. A full-page screenshot of each page goes to
 _build/screenshots/. The checks themselves are tested in test_checks_can_fail.py.
 """
 import pytest
@@ -20,7 +22,8 @@ def test_page_renders_for_a_reader(page, book_html, book_url, browser):
                                    screenshot=htmlbook.ARTIFACTS / f"{page.replace('/', '_')}.png",
                                    colab_notebook=htmlbook.chapter_notebook(page))
     print(f"{page}: {report.images} images ({report.figures} figures), {report.math} formulas, {report.widgets} widgets, "
-          f"{report.animations} animations, {report.solutions} solutions; offsite (blocked): {report.offsite_requests}")
+          f"{report.animations} animations, {report.solutions} solutions; offsite (blocked): {report.offsite_requests}; "
+          f"axe violations by impact {report.axe}; smallest figure text {report.smallest_figure_text_pt} pt")
     assert report.problems == [], f"{page}: " + "; ".join(report.problems)
     if htmlbook.chapter_notebook(page):  # every chapter teaches with figures; none shown = lost outputs
         assert report.figures >= 1, f"{page} shows no figure"

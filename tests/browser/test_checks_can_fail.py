@@ -22,6 +22,8 @@ def test_the_good_feature_page_passes_and_every_feature_is_seen(feature_html, fe
     assert (report.math, report.widgets, report.animations, report.solutions) == (2, 1, 1, 1)
     assert report.figures == 2  # the figure and the animation's frame
     assert report.colab.endswith("/blob/main/book/01_features.ipynb")
+    assert not set(report.axe) & set(htmlbook.AXE_FAILING_IMPACTS)
+    assert report.smallest_figure_text_pt is not None and report.smallest_figure_text_pt >= 8
     good_pages = [p for p in sitecheck.site_pages(feature_html) if "mutants" not in p.parts]
     assert sitecheck.broken_links(feature_html, good_pages) == []
 
@@ -45,6 +47,10 @@ def _break_first_image(html: str) -> str:
     return re.sub(r'<img([^>]*) src="\.\./_images/[^"]+"', r'<img\1 src="../_images/missing.png"', html, count=1)
 
 
+def _long_code_line(html: str) -> str:
+    return _replace("</main>", '<div class="cell_input"><pre>' + "x = 1 " * 40 + "</pre></div></main>")(html)
+
+
 MUTATIONS = {
     "error cell not tagged raises-exception": (_replace("cell tag_raises-exception", "cell"), "cell shows an error: ValueError"),
     "figure file missing": (_break_first_image, "image does not load"),
@@ -52,6 +58,16 @@ MUTATIONS = {
     "MathJax not loaded": (_drop_script("mathjax"), "math not typeset: 0 of 2"),
     "widget manager not loaded": (_drop_script("embed-amd.js"), "1 of 1 widgets do not render"),
     "animation buttons dead": (_freeze_animation, "'Next frame' did not advance"),
+    "figure without alt text": (lambda html: re.sub(r'alt="A 4 x 4[^"]*"', 'alt=""', html, count=1),
+                                "figure without a text alternative"),
+    "animation frame without alt text": (_replace('alt="A square moves from left to right."', ""),
+                                         "axe critical: image-alt"),
+    "widget controls unnamed": (_drop_script("widget-names.js"), "axe critical: label"),
+    "no course stylesheet": (lambda html: re.sub(r'<link[^>]*course\.css[^>]*>', "", html, count=1),
+                             "has no white ground in dark mode"),
+    "code line too long": (_long_code_line, "code line wider than its box: 'x = 1 x = 1"),
+    "figure shown too small": (_replace('<img alt="A 4 x 4', '<img style="width: 60px" alt="A 4 x 4'),
+                               "text shown at"),
 }
 
 

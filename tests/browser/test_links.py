@@ -1,8 +1,12 @@
-"""Internal links, images, scripts and #anchors of the built book all resolve."""
+"""Internal links, images, scripts and #anchors of the built book all resolve; citations,
+glossary terms and the API reference are reachable from the chapters."""
+import importlib
+import inspect
 import re
 
 import pytest
 
+import bookcheck  # tools/bookcheck.py
 from sitetools import htmlbook, sitecheck
 
 
@@ -26,3 +30,27 @@ def test_every_citation_and_glossary_term_links_to_its_page(book_html):
         assert page.count('href="glossary.html#term-') >= terms, notebook.stem
     assert (book_html / "book" / "references.html").is_file()
     assert "doi.org/10.23915/distill.00024.001" in (book_html / "book" / "references.html").read_text()
+
+
+def _documented_path(path: str) -> str | None:
+    """Where the API page documents the function or class at `path` (None: not one of those)."""
+    parent, _, name = path.rpartition(".")
+    target = getattr(importlib.import_module(parent), name, None)
+    if not (inspect.isfunction(target) or inspect.isclass(target)) or name.startswith("_"):
+        return None
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+@pytest.mark.slow
+def test_every_function_a_chapter_calls_is_in_the_api_reference(book_html):
+    page = (book_html / "book" / "api.html").read_text()
+    anchors = set(re.findall(r'<dt class="sig[^"]*" id="([\w.]+)"', page))
+    assert len(anchors) > 100, "the API page documents almost nothing"
+    missing = {}
+    for notebook in bookcheck.chapters():
+        for path in bookcheck.course_names(notebook).values():
+            home = _documented_path(path)
+            if home is not None and path not in anchors and home not in anchors:
+                missing.setdefault(notebook.stem, []).append(path)
+    assert not missing, f"called in a chapter but not on the API page: {missing}"
+    assert 'href="api.html"' in (book_html / "book" / "intro.html").read_text()

@@ -26,6 +26,8 @@ from typing import Iterator
 
 import yaml
 
+from bookcheck import SMALLEST_TEXT_PT  # tools/bookcheck.py: the one place for the figure rule
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / ".browser" / "node_modules"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,6 +43,9 @@ OFFLINE_FILES = {
     "require.js": NODE_MODULES / "requirejs" / "require.js",
     "embed-amd.js": NODE_MODULES / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js",
 }
+# axe-core, the accessibility checker, injected into each page by inspect_page (not served).
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+AXE_FAILING_IMPACTS = ("serious", "critical")
 # Sphinx's default MathJax bundle (sphinx.ext.mathjax.MATHJAX_URL), here from the local copy.
 MATHJAX_BUNDLE = "tex-mml-chtml.js"
 # Script errors that are not the book's, as (text in the message, text in the stack):
@@ -51,7 +56,7 @@ HARMLESS_PAGE_ERRORS = [("reading 'Queue'", "embed-amd.js"), ("'THEBE_JS_URL' ha
 
 def missing_setup() -> list[str]:
     """What `make browser-deps` should have installed but is not there (empty when ready)."""
-    missing = [str(path) for path in [CHROMIUM, *OFFLINE_FILES.values()] if not path.exists()]
+    missing = [str(path) for path in [CHROMIUM, AXE, *OFFLINE_FILES.values()] if not path.exists()]
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -61,6 +66,22 @@ def missing_setup() -> list[str]:
 
 # ----------------------------------------------------------------------------- building
 CLAIM_SEEDS: tuple[int, ...] = ()  # the seeds this build checks the claims on, beside SEED
+
+
+# Files the book's _config.yml names (the bibliography, the course's CSS): a small book built
+# with that config needs its own copy of them.
+CONFIG_FILES = ("book/references.bib", "book/_static")
+
+
+def copy_config_files(root: Path) -> None:
+    """Copy CONFIG_FILES from this repository into the book folder `root`."""
+    for name in CONFIG_FILES:
+        source, target = ROOT / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)
 
 
 def write_offline_config(config: Path, workdir: Path) -> Path:
@@ -85,7 +106,7 @@ def write_offline_config(config: Path, workdir: Path) -> Path:
         # Widget modules other than the built-in controls would come from here: nowhere online.
         "offline/embed-amd.js": {"data-jupyter-widgets-cdn": "/offline-widgets-cdn/"},
     }
-    sphinx_config["html_static_path"] = [str(static)]
+    sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), str(static)]
     # The claims' other seeds retrain every model twice more (most of a fresh clone's build time):
     # `make book` checks them, and tests/test_book.py checks that mechanism on a small book.
     sphinx_config["claim_seeds"] = list(CLAIM_SEEDS)
@@ -178,6 +199,8 @@ class PageReport:
     solutions: int = 0
     colab: str | None = None
     offsite_requests: list[str] = field(default_factory=list)
+    axe: dict[str, int] = field(default_factory=dict)  # violations by impact, all impacts
+    smallest_figure_text_pt: float | None = None      # in the SVG figures, at the size shown
 
 
 # Runs in the page: the facts the checks need, gathered in one round trip.
@@ -193,6 +216,16 @@ async () => {
   const figures = imgs.filter((img) => img.closest('.cell_output')).length;
   const badImages = imgs.filter((img) => !(img.complete && img.naturalWidth > 0))
                         .map((img) => (img.getAttribute('src') || '').slice(0, 80));
+  // A figure's text alternative: Sphinx writes the file's own path when a cell gave none.
+  const src = (img) => img.getAttribute('src') || '';
+  const noAlt = imgs.filter((img) => img.closest('.cell_output')).filter((img) => {
+      const alt = (img.getAttribute('alt') || '').trim();
+      return !alt || alt === src(img) || /\\.(png|svg|jpe?g|gif)$/i.test(alt);
+  }).map((img) => src(img).slice(0, 80));
+  // Code boxes whose lines do not fit: the reader would have to scroll sideways.
+  const overflowing = Array.from(main.querySelectorAll('pre'))
+      .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+      .map((pre) => pre.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '').slice(0, 60));
   // Cells that show an error: a traceback or error output, unless tagged raises-exception.
   const lastLine = (el) => ((el.querySelector('pre') || el).textContent.trim().split('\\n').slice(-1)[0] || '').slice(0, 160);
   const errorOutputs = Array.from(main.querySelectorAll('.cell_output .output.traceback, .cell_output .output.error'))
@@ -217,6 +250,7 @@ async () => {
   // The theme also puts a print-only copy of the title in main: take the visible one.
   const h1 = Array.from(main.querySelectorAll('h1')).find(visible);
   return {title: h1 ? h1.textContent.replace('#', '').trim() : '', images: imgs.length, figures, badImages,
+          noAlt, overflowing,
           errorOutputs, stderrErrors, mathSource, mathTypeset, mathErrors, views: views.length,
           unrendered, hasWidgetState, colab, articleText: (main.innerText || '').trim().length,
           anyVisible: visible(h1)};
@@ -240,6 +274,60 @@ async (timeoutMs) => {
   while (manager && views().length && !rendered() && Date.now() < deadline) await sleep(100);
 }
 """
+
+
+# Runs in the page: the smallest text of each SVG figure, in points at the size it is shown.
+_FIGURE_TEXT_JS = """
+async () => {
+  const figures = Array.from(document.querySelectorAll('.cell_output img[src$=".svg"]'));
+  const sizes = [];
+  for (const img of figures) {
+    const svg = await (await fetch(img.src)).text();
+    const box = /viewBox="[\\d.]+ [\\d.]+ ([\\d.]+)/.exec(svg);
+    const fonts = Array.from(svg.matchAll(/font-size:\\s*([\\d.]+)px/g), (m) => Number(m[1]));
+    if (!box || !fonts.length || !img.getBoundingClientRect().width) continue;
+    // SVG user units are points; CSS px to pt is 0.75
+    const shown = Math.min(...fonts) * img.getBoundingClientRect().width / Number(box[1]) * 0.75;
+    sizes.push([img.getAttribute('src').slice(-20), shown]);
+  }
+  return sizes;
+}
+"""
+
+
+def _check_figure_text(page, report: PageReport) -> None:
+    """Text in every SVG figure stays at least SMALLEST_TEXT_PT at the size shown."""
+    sizes = page.evaluate(_FIGURE_TEXT_JS)
+    if sizes:
+        report.smallest_figure_text_pt = round(min(pt for _, pt in sizes), 1)
+    report.problems += [f"figure {name}: text shown at {pt:.1f} pt (< {SMALLEST_TEXT_PT})"
+                        for name, pt in sizes if pt < SMALLEST_TEXT_PT - 0.05]
+
+
+def _check_dark_mode(page, report: PageReport) -> None:
+    """In the theme's dark mode every figure keeps a white ground (its dark text stays visible)."""
+    grounds = page.evaluate("""() => {
+        const root = document.documentElement, before = root.dataset.theme;
+        root.dataset.theme = 'dark';
+        const found = Array.from(document.querySelectorAll('.cell_output img'))
+            .map((img) => [(img.getAttribute('src') || '').slice(-20), getComputedStyle(img).backgroundColor]);
+        root.dataset.theme = before || '';
+        return found;
+    }""")
+    report.problems += [f"figure {name} has no white ground in dark mode ({colour})"
+                        for name, colour in grounds if colour != "rgb(255, 255, 255)"]
+
+
+def _check_accessibility(page, report: PageReport) -> None:
+    """axe-core on the whole page: no violation of impact serious or critical."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']}))"
+                               ".violations.map((v) => [v.id, v.impact, v.nodes.length,"
+                               " v.nodes[0].target.join(' ')])")
+    for rule, impact, count, target in violations:
+        report.axe[impact] = report.axe.get(impact, 0) + count
+        if impact in AXE_FAILING_IMPACTS:
+            report.problems.append(f"axe {impact}: {rule} on {count} element(s), e.g. {target[:80]}")
 
 
 def _check_animations(page, report: PageReport) -> None:
@@ -327,6 +415,8 @@ def inspect_page(context, url: str, screenshot: Path | None = None, colab_notebo
         if not facts["title"] or not facts["anyVisible"] or facts["articleText"] < 50:
             report.problems.append("page does not render a titled article")
         report.problems += [f"image does not load: {src}" for src in facts["badImages"]]
+        report.problems += [f"figure without a text alternative: {src}" for src in facts["noAlt"]]
+        report.problems += [f"code line wider than its box: {line!r}" for line in facts["overflowing"]]
         report.problems += [f"cell shows an error: {text}" for text in facts["errorOutputs"] + facts["stderrErrors"]]
         if facts["mathSource"] and facts["mathTypeset"] < facts["mathSource"]:
             report.problems.append(f"math not typeset: {facts['mathTypeset']} of {facts['mathSource']} formulas")
@@ -340,6 +430,9 @@ def inspect_page(context, url: str, screenshot: Path | None = None, colab_notebo
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.evaluate("() => window.scrollTo(0, 0)")
             page.screenshot(path=str(screenshot), full_page=True)
+        _check_figure_text(page, report)
+        _check_dark_mode(page, report)
+        _check_accessibility(page, report)   # before the clicks below change the page
         _check_animations(page, report)
         _check_solutions(page, report)
         if colab_notebook is not None:

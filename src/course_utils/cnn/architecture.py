@@ -277,11 +277,11 @@ def plot_architecture(table: LayerTable, title: str = "", input_shape: tuple[int
             label = f"{channels}"
         _box(ax, x, height, depth, colour)
         name = {"conv": f"conv x{stage['count']}" if stage["count"] > 1 else "conv", "pool": "pool", "fc": "fc"}[stage["kind"]]
-        ax.text(x + depth / 2, -0.15, f"{name}\n{label}", ha="center", va="top", fontsize=7, rotation=90)
+        ax.text(x + depth / 2, -0.15, f"{name}\n{label}", ha="center", va="top", fontsize=8, rotation=90)
         x += depth + 0.25
     handles = [Rectangle((0, 0), 1, 1, color=c) for c in _COLOURS.values()]
     ax.legend(handles, ["convolution + ReLU", "pooling", "fully connected"], loc="upper center", ncol=3,
-              fontsize=7, frameon=False)
+              fontsize=8, frameon=False)
     ax.set_xlim(-0.3, x + 0.5)
     ax.set_ylim(-1.7, 4.0)
     ax.axis("off")

@@ -179,8 +179,8 @@ class UnitMatch:
 
     def __repr__(self) -> str:
         p1, p2 = self.correlations.shape
-        return (f"UnitMatch({p1} x {p2} units: mean best-match correlation {self.mean_best:.3f}, "
-                f"mean one-to-one correlation {self.mean_assigned:.3f})")
+        return (f"UnitMatch({p1} x {p2} units: mean correlation of best matches "
+                f"{self.mean_best:.3f}, one to one {self.mean_assigned:.3f})")
 
 
 def match_units(A: torch.Tensor, B: torch.Tensor) -> UnitMatch:

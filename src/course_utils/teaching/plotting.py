@@ -1,4 +1,4 @@
-"""Small plotting helpers shared by the chapters (matplotlib only)."""
+"""The book's figure style and the plotting helpers the chapters share (matplotlib only)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -6,6 +6,29 @@ import numpy as np
 import torch
 
 from course_utils.cnn.training import History
+
+# Figures are vector graphics (SVG, see use_book_style) whose text stays text, so a browser
+# draws it sharp at any zoom and a test can read its size; images are shown pixel for pixel
+# (an activation map is data, not a photo to smooth); the white ground keeps dark lines
+# visible when the page is in dark mode.
+BOOK_STYLE = {
+    "font.size": 10,
+    "svg.fonttype": "none",
+    "image.interpolation": "none",
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
+}
+
+
+def use_book_style() -> None:
+    """Apply BOOK_STYLE; in a notebook, also show figures as SVG (the first cell of a chapter)."""
+    plt.rcParams.update(BOOK_STYLE)
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "kernel"):   # a Jupyter kernel, not a plain shell
+        shell.run_line_magic("config", "InlineBackend.figure_formats = ['svg']")
 
 
 def _to_numpy_image(image: torch.Tensor) -> np.ndarray:
@@ -41,7 +64,7 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.2, cmap: st
 
 
 def show_signed(weights: torch.Tensor, ncols: int = 8, size: float = 1.0, titles=None, suptitle: str | None = None):
-    """Kernels ``N x H x W`` in red (positive) / blue (negative), each scaled to its own max |w|."""
+    """Kernels ``N x H x W`` in red (positive) / blue (negative), each scaled to its own largest absolute weight."""
     weights = weights.detach().float().cpu()
     fig, axes = _image_grid(len(weights), ncols, size, suptitle)
     for i, (ax, w) in enumerate(zip(axes, weights)):
@@ -78,7 +101,7 @@ def plot_confusion(matrix: torch.Tensor, classes=None):
     fig, ax = plt.subplots(figsize=(0.45 * len(matrix) + 1.5, 0.45 * len(matrix) + 1.2))
     ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, int(count), ha="center", va="center", fontsize=7, color="white" if count > matrix.max() / 2 else "black")
+        ax.text(j, i, int(count), ha="center", va="center", fontsize=8, color="white" if count > matrix.max() / 2 else "black")
     ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
            xlabel="predicted", ylabel="true", title="confusion matrix")
     fig.tight_layout()

@@ -8,14 +8,16 @@
 Both draw with matplotlib into an ``ipywidgets.Image`` (plain ipywidgets work in Jupyter and
 Colab, and their last state is embedded in the HTML book). The static book cannot run Python
 when a slider moves, so the same drawing code also makes the fallbacks:
-:meth:`SlidingKernel.animation` (``anim.to_jshtml()`` plays without a kernel) and
+:meth:`SlidingKernel.animation` (shown with :func:`player`, it plays without a kernel) and
 :meth:`KernelPlayground.gallery` (every preset at once). Controls are ordinary attributes, so a
 test can set ``widget.row.value = 3`` and read what the view shows from ``widget.shown``.
 """
 from __future__ import annotations
 
 import base64
+import html
 import io
+import re
 from dataclasses import dataclass
 
 import ipywidgets as w
@@ -25,6 +27,7 @@ import torch
 from matplotlib.animation import FuncAnimation
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from IPython.display import HTML
 from matplotlib.patches import Rectangle
 from PIL import Image as PILImage
 
@@ -115,6 +118,10 @@ class SlidingKernel:
     writes the values in the cells (default: only for a one-channel image, to stay fast).
     """
 
+    DESCRIPTION = ("The sliding-kernel view: the image with the kernel's window outlined, the "
+                   "window's values, the kernel, their elementwise product and its sum, and the "
+                   "output map filled in up to the current position.")
+
     def __init__(self, image: torch.Tensor, kernel: torch.Tensor, bias: float = 0.0, stride: int = 1,
                  padding: int = 0, annotate: bool | None = None, dpi: int = 72) -> None:
         self.image, self.kernel = _as_chw(image), _as_chw(kernel)
@@ -129,7 +136,7 @@ class SlidingKernel:
         self.row = w.IntSlider(0, 0, h_out - 1, description="row i")
         self.col = w.IntSlider(0, 0, w_out - 1, description="column j")
         self.readout = w.HTML()
-        self.view = w.Image(format="png")
+        self.view = w.Image(format="png", tooltip=self.DESCRIPTION)  # the page's alt text too
         # Numbers in every cell cost about 1 ms each to draw: write them for one channel only.
         self._build_figure(self.image.shape[0] == 1 if annotate is None else annotate)
         self.row.observe(self._on_change, names="value")
@@ -240,7 +247,7 @@ class SlidingKernel:
 
     def animation(self, frames: int = 12, interval: int = 700) -> FuncAnimation:
         """The sliding computation as an animation, drawn by :meth:`draw`:
-        ``HTML(anim.to_jshtml())`` plays in a page with no Python behind it."""
+        ``player(anim, alt)`` plays it in a page with no Python behind it."""
         steps = [self.step(r, c) for r, c in self.positions(frames)]
         return FuncAnimation(self.figure, self.draw, frames=steps, interval=interval, blit=False)
 
@@ -251,12 +258,27 @@ class SlidingKernel:
         return bundle
 
 
+def player(anim: FuncAnimation, alt: str) -> HTML:
+    """``anim`` as matplotlib's JavaScript player (``to_jshtml``), which needs no kernel, with
+    its frame described by ``alt`` and its frame slider labelled for screen readers."""
+    if not alt.strip():
+        raise ValueError("player() needs alt: a sentence saying what the animation shows")
+    page = anim.to_jshtml(default_mode="once")
+    page, images = re.subn(r'<img id="(_anim_img\w+)">',
+                           lambda m: f'<img id="{m.group(1)}" alt="{html.escape(alt)}">', page)
+    page, sliders = re.subn(r'class="anim-slider"', 'class="anim-slider" aria-label="frame"', page)
+    if (images, sliders) != (1, 1):  # matplotlib changed its template: fail loudly, not silently
+        raise RuntimeError(f"to_jshtml's player has {images} frame images and {sliders} sliders, "
+                           "expected one of each")
+    return HTML(page)
+
+
 def _number(value: float) -> str:
     return f"{value if abs(value) >= 0.005 else 0.0:.2f}"  # no "-0.00"
 
 
 def _annotate(ax, k_h: int, k_w: int) -> list:
-    return [ax.text(x, y, "", ha="center", va="center", fontsize=7) for y, x in np.ndindex(k_h, k_w)]
+    return [ax.text(x, y, "", ha="center", va="center", fontsize=8) for y, x in np.ndindex(k_h, k_w)]
 
 
 def _bad_grey(name: str):
@@ -271,6 +293,8 @@ class KernelPlayground:
     (``conv2d`` with padding 1, so the result has the photo's size) are what the view shows.
     """
 
+    DESCRIPTION = "The kernel playground: the photo, the 3 x 3 kernel, and the photo filtered by it."
+
     def __init__(self, image: torch.Tensor, preset: str = "sobel_x", dpi: int = 72) -> None:
         image = _as_chw(image)
         if image.shape[0] == 3:
@@ -280,7 +304,7 @@ class KernelPlayground:
             raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(KERNELS)}")
         self.preset = w.Dropdown(options=[*KERNELS, "custom"], value=preset, description="preset")
         self.cells = [w.FloatText(value=v, step=0.5, layout=w.Layout(width="64px")) for row in KERNELS[preset] for v in row]
-        self.view = w.Image(format="png")
+        self.view = w.Image(format="png", tooltip=self.DESCRIPTION)  # the page's alt text too
         self.readout = w.HTML()
         self._syncing = False
         self._build_figure()

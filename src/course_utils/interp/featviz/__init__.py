@@ -10,7 +10,8 @@ Example::
 
     from course_utils.interp import featviz as fv
     obj = fv.channel("conv2", 5)
-    result = fv.render(model, obj, fv.FourierImage(1, 1, 28), reference_images=test.images)
+    result = fv.render(model, obj, fv.FourierImage(1, 1, 28),
+                       reference_images=test.images)
 
 Nothing here assumes ImageNet: no colour decorrelation, no normalization, no resizing; images
 have the model's own channels and size and live in [0, 1] like the course's datasets.
