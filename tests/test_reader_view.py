@@ -73,3 +73,16 @@ def test_the_bibliography_entries_get_the_role_of_list_items():
 
     body = '<div role="list" class="citation-list"><div class="citation" role="doc-biblioentry">'
     assert accessibility.mend_roles(body) == body.replace("doc-biblioentry", "listitem")
+
+
+def test_the_reader_check_finds_figure_text_scaled_below_8_points():
+    def svg(width_pt: int, font: int) -> dict:
+        figure = f'<svg width="{width_pt}pt" height="100pt"><text style="font-size: {font}px">a</text></svg>'
+        return {"output_type": "display_data", "metadata": {},
+                "data": {"image/svg+xml": figure, "text/plain": "<Figure>"}}
+    cells = [nbformat.v4.new_code_cell("plot()", outputs=[svg(400, 8)]),          # shown as drawn
+             nbformat.v4.new_code_cell("plot()", outputs=[svg(1104, 12)])]        # halved: 6 pt
+    for cell in cells:
+        cell.metadata["mystnb"] = {"image": {"alt": "A figure."}}
+    found = bookcheck.reader_problems(nbformat.v4.new_notebook(cells=cells), "nb")
+    assert found == ["nb cell 1: figure text shown at 6.0 pt (figure 1104 pt wide, column 552)"]

@@ -263,7 +263,8 @@ def plot_architecture(table: LayerTable, title: str = "", input_shape: tuple[int
     if not stages:
         raise ValueError("the table has no Conv2d, pooling or Linear rows to draw")
     biggest = max(s["shape"][-1] for s in stages if len(s["shape"]) == 3)
-    fig, ax = plt.subplots(figsize=(0.55 * len(stages) + 1.5, 3.2), dpi=80)
+    # at most 7.5 inches: wider, the page would scale it down and its labels below 8 pt
+    fig, ax = plt.subplots(figsize=(min(7.5, 0.55 * len(stages) + 1.5), 3.2), dpi=80)
     x = 0.0
     for stage in stages:
         shape, colour = stage["shape"], _COLOURS[stage["kind"]]
@@ -278,7 +279,7 @@ def plot_architecture(table: LayerTable, title: str = "", input_shape: tuple[int
         _box(ax, x, height, depth, colour)
         name = {"conv": f"conv x{stage['count']}" if stage["count"] > 1 else "conv", "pool": "pool", "fc": "fc"}[stage["kind"]]
         ax.text(x + depth / 2, -0.15, f"{name}\n{label}", ha="center", va="top", fontsize=8, rotation=90)
-        x += depth + 0.25
+        x += depth + (0.6 if stage["kind"] == "fc" else 0.25)  # thin fc bars: room for labels
     handles = [Rectangle((0, 0), 1, 1, color=c) for c in _COLOURS.values()]
     ax.legend(handles, ["convolution + ReLU", "pooling", "fully connected"], loc="upper center", ncol=3,
               fontsize=8, frameon=False)

@@ -387,7 +387,7 @@ class KernelPlayground:
 
     def gallery(self, names=tuple(KERNELS)) -> Figure:
         """The static fallback: every preset applied to the photo, drawn by the same code."""
-        figure = _new_figure(1.6 * len(names), 2.0, self.dpi)
+        figure = _new_figure(min(7.5, 1.6 * len(names)), 2.0, self.dpi)  # fits the page column
         axes = figure.subplots(1, len(names), squeeze=False)[0]
         for ax, name in zip(axes, names):
             result = self.apply(torch.tensor(KERNELS[name], dtype=torch.float32))
