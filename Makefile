@@ -17,26 +17,32 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-book: $(VENV)/.installed  ## build the whole book, every chapter executed, into _build/html
+book: $(VENV)/.installed js-deps  ## build the whole book, every chapter executed, into _build/html
 	$(BIN)/jupyter-book build --all -W --keep-going .
 
 # The student edition: every solution replaced by a placeholder (course_utils.instructor.assign), pages and
 # downloadable notebooks included. STUDENT_BRANCH=name keeps the Colab button, pointing at that
 # branch, where the instructor publishes _student/book; without it the button is left out.
 .PHONY: student
-student: $(VENV)/.installed  ## the student edition, without solutions, into _student/_build/html
+student: $(VENV)/.installed js-deps  ## the student edition, without solutions, into _student/_build/html
 	rm -rf _student
 	$(BIN)/python -m course_utils.instructor.assign --book . _student $(if $(STUDENT_BRANCH),--branch $(STUDENT_BRANCH))
 	$(BIN)/jupyter-book build --all -W --keep-going _student
 
-# Browser tests (tests/browser/): Debian's chromium driven by the Python playwright package from
-# requirements.txt (no browser download), plus MathJax and the ipywidgets scripts served from the test build so the
-# pages render offline. Each step is skipped when already installed, so this is quick to repeat.
+# npm packages: the book's front-end scripts, and axe-core for the browser tests (tests/browser/:
+# Debian's chromium driven by the Python playwright package from requirements.txt, no browser
+# download). Each step is skipped when already installed, so this is quick to repeat.
 BROWSER_DIR := .browser
 BROWSER_NPM := mathjax@3.2.2 @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 axe-core@4.11.0
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-browser-deps: $(VENV)/.installed $(BROWSER_DIR)/.installed  ## headless Chromium + Playwright + offline JS for tests/browser
+# The book's own front-end scripts (MathJax, require.js, the widget manager, anywidget's front
+# end) from npm and the venv into book/_static/offline/ (tools/offline_static.py): no CDN.
+.PHONY: js-deps
+js-deps: $(VENV)/.installed $(BROWSER_DIR)/.installed
+	$(BIN)/python tools/offline_static.py
+
+browser-deps: js-deps  ## headless Chromium + Playwright + offline JS for tests/browser
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 # The stamp records the package list: adding a package to BROWSER_NPM installs it on the next run.

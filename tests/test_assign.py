@@ -233,7 +233,9 @@ def test_student_config_removes_launch_buttons_unless_a_branch_is_given():
     assert plain["execute"] == yaml.safe_load(text)["execute"]  # still executed, still strict
     assert yaml.safe_load(text)["sphinx"]["config"]["claim_seeds"]   # the book checks other seeds,
     assert plain["sphinx"]["config"]["claim_seeds"] == []             # its student edition not
-    assert plain["sphinx"]["extra_extensions"] == yaml.safe_load(text)["sphinx"]["extra_extensions"]
+    book_extensions = yaml.safe_load(text)["sphinx"]["extra_extensions"]
+    assert "sphinx.ext.viewcode" in book_extensions   # the API page links to its modules' source,
+    assert plain["sphinx"]["extra_extensions"] == [e for e in book_extensions if e != "sphinx.ext.viewcode"]
     branch = yaml.safe_load(assign.student_config(text, branch="student"))
     assert branch["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert branch["repository"]["branch"] == "student"

@@ -43,7 +43,9 @@ equal).
 - ``checks``: the exercises' automatic checks, ``checks.ch02`` for chapter 2 (every chapter)
 - ``claims``: a claim with the measurement that makes it true (every chapter)
 - ``plotting``: the figures' helpers and style (every chapter)
-- ``widgets``: interactive views of the convolution (chapter 2)
+- ``widgets``: the convolution drawn with matplotlib, for Jupyter and as a picture (chapter 2)
+- ``convolution_view``: the convolution computed and drawn in the browser, live in the
+  HTML book too (chapter 2)
 - ``colab``: the Colab set-up cell (every chapter)
 
 ``course_utils.instructor`` (student edition, grading) and ``course_utils.book`` (the claims

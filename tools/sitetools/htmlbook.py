@@ -2,9 +2,9 @@
 
 Used by the tests in this folder (see conftest.py). Three parts:
 
-- `write_offline_config` / `build_book`: build the book with a test-only copy of `_config.yml`
-  whose MathJax and ipywidgets scripts are served from the build itself (installed by
-  `make browser-deps` into `.browser/node_modules`), so pages render with no network.
+- `write_test_config` / `build_book`: build the book as `make book` does (MathJax and the
+  widget scripts served by the book itself, tools/offline_static.py), checking the claims on
+  fewer seeds; pages render with no network.
 - `serve`: a Python `http.server` on 127.0.0.1 and a free port, in a background thread.
 - `launch_chromium` / `inspect_page`: Debian's chromium driven by Playwright; `inspect_page`
   opens one page, waits for MathJax and the widgets, exercises animations and solutions, and
@@ -26,6 +26,7 @@ from typing import Iterator
 
 import yaml
 
+import offline_static  # tools/offline_static.py: the front-end scripts the book serves itself
 from bookcheck import SMALLEST_TEXT_PT  # tools/bookcheck.py: the one place for the figure rule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,17 +38,9 @@ JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 # Screenshots and the page-size report: a build artifact, next to the book's own _build/html.
 ARTIFACTS = ROOT / "_build" / "screenshots"
 
-# Files served under _static/offline/ in the test build: name there -> installed file or folder.
-OFFLINE_FILES = {
-    "mathjax": NODE_MODULES / "mathjax" / "es5",
-    "require.js": NODE_MODULES / "requirejs" / "require.js",
-    "embed-amd.js": NODE_MODULES / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js",
-}
 # axe-core, the accessibility checker, injected into each page by inspect_page (not served).
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 AXE_FAILING_IMPACTS = ("serious", "critical")
-# Sphinx's default MathJax bundle (sphinx.ext.mathjax.MATHJAX_URL), here from the local copy.
-MATHJAX_BUNDLE = "tex-mml-chtml.js"
 # Script errors that are not the book's, as (text in the message, text in the stack):
 # html-manager 1.0 still calls the MathJax 2 API (MathJax.Hub.Queue) after rendering widgets;
 # sphinx-book-theme and sphinx-thebe both declare THEBE_JS_URL (thebe is off in this book).
@@ -56,7 +49,7 @@ HARMLESS_PAGE_ERRORS = [("reading 'Queue'", "embed-amd.js"), ("'THEBE_JS_URL' ha
 
 def missing_setup() -> list[str]:
     """What `make browser-deps` should have installed but is not there (empty when ready)."""
-    missing = [str(path) for path in [CHROMIUM, AXE, *OFFLINE_FILES.values()] if not path.exists()]
+    missing = [str(path) for path in [CHROMIUM, AXE] if not path.exists()] + offline_static.missing()
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -74,44 +67,31 @@ CONFIG_FILES = ("book/references.bib", "book/_static")
 
 
 def copy_config_files(root: Path) -> None:
-    """Copy CONFIG_FILES from this repository into the book folder `root`."""
+    """Copy CONFIG_FILES from this repository into the book folder `root`, and the front-end
+    scripts where they are installed (a small book without math or widgets builds without)."""
     for name in CONFIG_FILES:
         source, target = ROOT / name, root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True)
+            shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("offline"))
         else:
             shutil.copy2(source, target)
+    if not offline_static.missing():
+        offline_static.build(root / "book" / "_static" / "offline")
 
 
-def write_offline_config(config: Path, workdir: Path) -> Path:
-    """Copy the book's `config` into `workdir`, pointing MathJax and widget scripts at local files.
+def write_test_config(config: Path, workdir: Path) -> Path:
+    """A copy of the book's `config` in `workdir` for the tests' build; returns its path.
 
-    The static folder lives in `workdir` (never a root `_static/`, whose files would be injected
-    into the published book). Returns the path of the new config.
+    The book already serves MathJax and the widget scripts itself (tools/offline_static.py);
+    the tests' build only checks the claims on fewer seeds.
     """
     settings = yaml.safe_load(config.read_text())
-    static = workdir / "offline_static"
-    target = static / "offline"
-    target.mkdir(parents=True, exist_ok=True)
-    for name, source in OFFLINE_FILES.items():
-        if source.is_dir():
-            shutil.copytree(source, target / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("sre"))
-        else:
-            shutil.copy2(source, target / name)
     sphinx_config = settings.setdefault("sphinx", {}).setdefault("config", {})
-    sphinx_config["mathjax_path"] = f"offline/mathjax/{MATHJAX_BUNDLE}"  # relative to _static/
-    sphinx_config["nb_ipywidgets_js"] = {
-        "offline/require.js": {},
-        # Widget modules other than the built-in controls would come from here: nowhere online.
-        "offline/embed-amd.js": {"data-jupyter-widgets-cdn": "/offline-widgets-cdn/"},
-    }
-    sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), str(static)]
     # The claims' other seeds retrain every model twice more (most of a fresh clone's build time):
     # `make book` checks them, and tests/test_book.py checks that mechanism on a small book.
     sphinx_config["claim_seeds"] = list(CLAIM_SEEDS)
-    settings["exclude_patterns"] = sorted({*settings.get("exclude_patterns", []), ".browser"})
-    path = workdir / "_config_offline.yml"
+    path = workdir / "_config_test.yml"
     path.write_text(yaml.safe_dump(settings, sort_keys=False))
     return path
 
@@ -123,7 +103,8 @@ def build_book(source: Path, out: Path, timeout: int = 1500) -> Path:
     Raises RuntimeError with the end of the build log when the build fails.
     """
     out.mkdir(parents=True, exist_ok=True)
-    config = write_offline_config(source / "_config.yml", out)
+    offline_static.build(source / "book" / "_static" / "offline")
+    config = write_test_config(source / "_config.yml", out)
     command = [str(JUPYTER_BOOK), "build", "--all", "-W", "--keep-going",
                "--config", str(config), "--path-output", str(out), str(source)]
     # The kernels inherit this environment. MPLBACKEND (set to Agg for the tests themselves) would

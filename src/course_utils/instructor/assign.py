@@ -300,7 +300,9 @@ def student_config(config_text: str, branch: str | None = None) -> str:
     Launch buttons would open the notebooks *with* solutions from the repository, so they are
     removed unless ``branch`` names the branch where the student notebooks are published. The
     claims are not checked on other seeds again (``claim_seeds: []``): the book's build did
-    that, and a student notebook stops at its first unsolved exercise.
+    that, and a student notebook stops at its first unsolved exercise. The API reference keeps
+    its docstrings but not its source pages (``sphinx.ext.viewcode``), which would show the
+    exercise checks' reference answers.
     """
     import yaml  # comes with jupyter-book; only instructors run this
 
@@ -308,6 +310,9 @@ def student_config(config_text: str, branch: str | None = None) -> str:
     config["title"] = f"{config.get('title', 'Book')} (student edition)"
     sphinx = config.setdefault("sphinx", {}).setdefault("config", {})
     sphinx["claim_seeds"] = []
+    # The API reference's "[source]" pages would show the checks' reference answers.
+    extensions = config["sphinx"].get("extra_extensions", [])
+    config["sphinx"]["extra_extensions"] = [e for e in extensions if e != "sphinx.ext.viewcode"]
     buttons = config.get("launch_buttons", {})
     if branch:
         config.setdefault("repository", {})["branch"] = branch

@@ -123,14 +123,16 @@ class SlidingKernel:
                    "output map filled in up to the current position.")
 
     def __init__(self, image: torch.Tensor, kernel: torch.Tensor, bias: float = 0.0, stride: int = 1,
-                 padding: int = 0, annotate: bool | None = None, dpi: int = 72) -> None:
+                 padding: int = 0, annotate: bool | None = None, dpi: int = 72, dilation: int = 1) -> None:
         self.image, self.kernel = _as_chw(image), _as_chw(kernel)
         if self.kernel.shape[0] != self.image.shape[0]:
             raise ValueError(f"the kernel needs one k x k slice per image channel: image {tuple(self.image.shape)}, "
                              f"kernel {tuple(self.kernel.shape)}")
         self.bias, self.stride, self.padding, self.dpi = float(bias), stride, padding, dpi
+        self.dilation = dilation
         # The whole answer, from the package's conv2d: the view reveals it position by position.
-        self.output = conv2d(self.image[None], self.kernel[None], torch.tensor([self.bias]), stride, padding)[0, 0]
+        self.output = conv2d(self.image[None], self.kernel[None], torch.tensor([self.bias]), stride, padding,
+                             dilation)[0, 0]
         self.padded = torch.nn.functional.pad(self.image, (padding,) * 4)
         h_out, w_out = self.output.shape
         self.row = w.IntSlider(0, 0, h_out - 1, description="row i")
@@ -147,9 +149,9 @@ class SlidingKernel:
     # --- the numbers -----------------------------------------------------------------
     def step(self, row: int, col: int) -> Step:
         """The four steps at output position ``(row, col)``: window, product, sums, plus bias."""
-        k_h, k_w = self.kernel.shape[1:]
+        (k_h, k_w), d = self.kernel.shape[1:], self.dilation
         top, left = row * self.stride, col * self.stride
-        window = self.padded[:, top : top + k_h, left : left + k_w]    # 1. take the window
+        window = self.padded[:, top : top + d * (k_h - 1) + 1 : d, left : left + d * (k_w - 1) + 1 : d]  # 1. window
         product = window * self.kernel                                   # 2. multiply elementwise
         channel_sums = product.sum(dim=(1, 2))                           # 3. sum each channel ...
         total = float(channel_sums.sum())                                # ... and over channels
@@ -178,7 +180,9 @@ class SlidingKernel:
         shown = self.padded.permute(1, 2, 0).numpy().clip(0, 1) if c == 3 else self.padded[0].numpy()
         ax_in.imshow(shown, cmap="gray")
         ax_in.set_title("input, window in yellow" + (f" (padding {self.padding})" if self.padding else ""), fontsize=8)
-        self._window_box = ax_in.add_patch(Rectangle((-0.5, -0.5), k_w, k_h, fill=False, edgecolor="yellow", linewidth=2))
+        reach_h, reach_w = self.dilation * (k_h - 1) + 1, self.dilation * (k_w - 1) + 1  # a dilated window's span
+        self._window_box = ax_in.add_patch(Rectangle((-0.5, -0.5), reach_w, reach_h, fill=False, edgecolor="yellow",
+                                                     linewidth=2))
         maps = _CHANNEL_MAPS.get(c, ("gray",) * c)
         names = _CHANNEL_NAMES.get(c, [f"ch {p}" for p in range(c)])
         k_lim = float(self.kernel.abs().max()) or 1.0
@@ -215,6 +219,10 @@ class SlidingKernel:
         dynamic = [self._window_box, *self._windows, *self._products, *self._sums, self._out_image, self._out_box,
                    self._headline] + [t for pair in self._texts for texts in pair for t in texts]
         self._renderer = _FastPNG(self.figure, dynamic)
+
+    def png(self) -> bytes:
+        """The figure as drawn now, as PNG bytes."""
+        return self._renderer.png()
 
     def draw(self, s: Step) -> None:
         """Move every changing artist of the figure to step ``s`` (no rendering)."""
