@@ -1,5 +1,4 @@
-"""The chapter 2 widgets, driven through their controls like a reader would, checked against torch."""
-import base64
+"""The matplotlib side of chapter 2's convolution: its numbers against torch, its pictures."""
 import io
 import math
 
@@ -21,27 +20,27 @@ def png_size(data: bytes) -> tuple[int, int]:
     return Image.open(io.BytesIO(data)).size
 
 
-def test_sliding_kernel_shows_the_convolution_at_the_slider_position():
+def test_sliding_kernel_shows_the_convolution_at_a_position():
     image, k = digit(), kernel("sobel_x")
     view = widgets.SlidingKernel(image, k, bias=0.25)
     expected = F.conv2d(image[None, None], k[None, None], torch.tensor([0.25]))[0, 0]
-    first_png = view.view.value
-    view.row.value, view.col.value = 4, 3
-    shown = view.shown
+    first_png = view.picture(0, 0)
+    shown = view.step(4, 3)
     assert (shown.row, shown.col) == (4, 3)
     assert torch.equal(shown.window[0], image[4:7, 3:6])              # 1. the window under the kernel
     assert torch.equal(shown.product[0], image[4:7, 3:6] * k)         # 2. multiplied elementwise
     assert shown.total == pytest.approx(float((image[4:7, 3:6] * k).sum()))  # 3. summed
     assert shown.value == pytest.approx(float(expected[4, 3]), abs=1e-5)     # 4. plus bias = torch's answer
-    assert f"f[4, 3] = {shown.value:.2f}" in view.readout.value
+    assert f"f[4, 3] = {shown.value:.2f}" in view.describe(shown)
     # the output map is filled up to the current position in reading order, blank after it
     flat, current = shown.filled.flatten(), 4 * expected.shape[1] + 3
     assert torch.allclose(flat[: current + 1], expected.flatten()[: current + 1])
     assert torch.isnan(flat[current + 1 :]).all()
-    assert view.view.value != first_png and png_size(view.view.value) == png_size(first_png)
+    picture = view.picture(4, 3)
+    assert picture != first_png and png_size(picture) == png_size(first_png)
 
 
-def test_every_position_of_the_slider_agrees_with_torch():
+def test_every_position_agrees_with_torch():
     g = torch.Generator().manual_seed(0)
     image, k = torch.rand(7, 6, generator=g), torch.randn(3, 3, generator=g)
     view = widgets.SlidingKernel(image, k, bias=-0.5)
@@ -49,7 +48,7 @@ def test_every_position_of_the_slider_agrees_with_torch():
     for i in range(expected.shape[0]):
         for j in range(expected.shape[1]):
             assert view.step(i, j).value == pytest.approx(float(expected[i, j]), abs=1e-5)
-    assert (view.row.max, view.col.max) == (expected.shape[0] - 1, expected.shape[1] - 1)
+    assert view.output.shape == expected.shape
 
 
 def test_rgb_input_sums_over_channels():
@@ -57,25 +56,27 @@ def test_rgb_input_sums_over_channels():
     image = photos.photo("astronaut", size=16)[:, :, :16]
     k = torch.randn(3, 3, 3, generator=g)
     view = widgets.SlidingKernel(image, k, bias=0.1)
-    view.row.value, view.col.value = 5, 7
-    shown = view.shown
+    shown = view.step(5, 7)
     expected = F.conv2d(image[None], k[None], torch.tensor([0.1]))[0, 0, 5, 7]
     per_channel = (image[:, 5:8, 7:10] * k).sum((1, 2))
     assert torch.allclose(shown.channel_sums, per_channel, atol=1e-6)
     assert shown.total == pytest.approx(float(per_channel.sum()), abs=1e-5)
     assert shown.value == pytest.approx(float(expected), abs=1e-5)
-    assert all(f"{name} {float(v):.2f}" in view.readout.value for name, v in zip("RGB", per_channel))
+    assert all(f"{name} {float(v):.2f}" in view.describe(shown) for name, v in zip("RGB", per_channel))
 
 
-def test_stride_and_padding_move_the_window_as_torch_does():
+def test_stride_padding_and_dilation_move_the_window_as_torch_does():
     g = torch.Generator().manual_seed(2)
     image, k = torch.rand(9, 9, generator=g), torch.randn(3, 3, generator=g)
     view = widgets.SlidingKernel(image, k, stride=2, padding=1)
     expected = F.conv2d(image[None, None], k[None, None], stride=2, padding=1)[0, 0]
     assert view.output.shape == expected.shape == (5, 5)
-    view.row.value, view.col.value = 0, 4
-    assert view.shown.value == pytest.approx(float(expected[0, 4]), abs=1e-5)
-    assert view.shown.window[0, 0].tolist() == [0.0, 0.0, 0.0]  # the top row of the window is padding
+    assert view.step(0, 4).value == pytest.approx(float(expected[0, 4]), abs=1e-5)
+    assert view.step(0, 4).window[0, 0].tolist() == [0.0, 0.0, 0.0]  # the top row of the window is padding
+    dilated = widgets.SlidingKernel(image, k, padding=2, dilation=2)
+    expected = F.conv2d(image[None, None], k[None, None], padding=2, dilation=2)[0, 0]
+    assert dilated.step(3, 1).value == pytest.approx(float(expected[3, 1]), abs=1e-5)
+    assert torch.equal(dilated.step(3, 1).window[0], dilated.padded[0, 3:8:2, 1:6:2])  # every other pixel
 
 
 def test_sliding_kernel_rejects_mismatched_channels():
@@ -107,62 +108,21 @@ def test_rgb_animation_stays_light():
     assert html.count("data:image/png;base64") == 12 and len(html) < 2_000_000
 
 
-def test_widget_displays_as_a_widget_with_a_png_fallback():
-    view = widgets.SlidingKernel(digit(), kernel("blur"))
-    bundle = view._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert base64.b64decode(bundle["image/png"]) == view.view.value and view.view.value[:4] == b"\x89PNG"
+# --- the gallery of preset kernels ---------------------------------------------------------
 
-
-# --- kernel playground ---------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def camera():
-    return photos.photo("camera", grayscale=True, size=64)
-
-
-def test_playground_presets_fill_the_boxes_and_the_result_is_torchs(camera):
-    playground = widgets.KernelPlayground(camera, preset="identity")
-    torch.testing.assert_close(playground.result, camera[0])  # identity kernel, padding 1: the photo itself
-    for name in KERNELS:
-        playground.preset.value = name
-        assert [c.value for c in playground.cells] == [v for row in KERNELS[name] for v in row]
-        expected = F.conv2d(camera[None], kernel(name)[None, None], padding=1)[0, 0]
-        torch.testing.assert_close(playground.result, expected, atol=1e-5, rtol=1e-5)
-
-
-def test_editing_a_box_makes_a_custom_kernel(camera):
-    playground = widgets.KernelPlayground(camera, preset="blur")
-    before = playground.view.value
-    playground.cells[4].value = 0.0  # remove the centre weight
-    assert playground.preset.value == "custom"
-    expected_kernel = kernel("blur").clone()
-    expected_kernel[1, 1] = 0.0
-    torch.testing.assert_close(playground.kernel, expected_kernel)
-    torch.testing.assert_close(playground.result, F.conv2d(camera[None], expected_kernel[None, None], padding=1)[0, 0])
-    assert playground.view.value != before
-    # typing a preset's numbers by hand selects that preset again
-    playground.cells[4].value = 4 / 16
-    assert playground.preset.value == "blur"
-
-
-def test_playground_readout_and_gallery(camera):
-    playground = widgets.KernelPlayground(camera, preset="sobel_y")
-    assert "sum of weights 0" in playground.readout.value
-    figure = playground.gallery()
+def test_the_gallery_shows_every_preset_as_torch_computes_it():
+    camera = photos.photo("camera", grayscale=True, size=64)
+    figure = widgets.kernel_gallery(camera)
     assert [ax.get_title() for ax in figure.axes] == list(KERNELS)
-    with pytest.raises(ValueError, match="sobel_x"):
-        widgets.KernelPlayground(camera, preset="edge")
+    for ax, name in zip(figure.axes, KERNELS):
+        expected = F.conv2d(camera[None], kernel(name)[None, None], padding=1)[0, 0]
+        torch.testing.assert_close(torch.tensor(ax.images[0].get_array().data), expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="unknown kernel 'edge'"):
+        widgets.kernel_gallery(camera, names=["edge"])
 
 
-def test_colour_photo_is_turned_to_grey():
-    colour = photos.photo("astronaut", size=32)
-    playground = widgets.KernelPlayground(colour, preset="identity")
-    torch.testing.assert_close(playground.result, photos.photo("astronaut", grayscale=True, size=32)[0], atol=1e-5, rtol=0)
-    assert not math.isnan(float(playground.result.mean()))
-
-
-def test_the_views_say_what_they_show(camera):
-    """The tooltip of each view is its text alternative in the page (book/_static/widget-names.js)."""
-    views = [widgets.SlidingKernel(digit(), kernel("sobel_x")).view, widgets.KernelPlayground(camera).view]
-    assert all(len(view.tooltip) > 40 for view in views)
+def test_the_gallery_turns_a_colour_photo_grey():
+    figure = widgets.kernel_gallery(photos.photo("astronaut", size=32), names=["identity"])
+    shown = torch.tensor(figure.axes[0].images[0].get_array().data)
+    torch.testing.assert_close(shown, photos.photo("astronaut", grayscale=True, size=32)[0], atol=1e-5, rtol=0)
+    assert not math.isnan(float(shown.mean()))

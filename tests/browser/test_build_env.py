@@ -25,8 +25,9 @@ def test_make_book_leaves_the_kernels_their_inline_backend(tmp_path):
     stand_in.write_text('#!/bin/sh\necho "MPLBACKEND=${MPLBACKEND-unset}"\n')
     stand_in.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # as in a reader's shell
-    # -o: take the installed environment as it is (never reinstall from a test).
-    result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", f"BIN={fake_bin}", "book"],
+    # -o: take the installed environment and scripts as they are (never reinstall from a test).
+    result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", "-o", "js-deps",
+                             f"BIN={fake_bin}", "book"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("MPLBACKEND=")]

@@ -97,8 +97,14 @@ class ConvolutionView(anywidget.AnyWidget):
 
     def sliding_kernel(self) -> SlidingKernel:
         """The same convolution as a ``widgets.SlidingKernel``: torch's numbers, matplotlib's picture."""
-        return SlidingKernel(torch.tensor(self.image), torch.tensor(self.kernel), self.bias,
-                             self.stride, self.padding, dilation=self.dilation)
+        if getattr(self, "_sliding", None) is None:   # built once per image, kernel and geometry
+            self._sliding = SlidingKernel(torch.tensor(self.image), torch.tensor(self.kernel), self.bias,
+                                          self.stride, self.padding, dilation=self.dilation)
+        return self._sliding
+
+    @traitlets.observe("image", "kernel", "bias", "stride", "padding", "dilation")
+    def _forget_sliding_kernel(self, _change) -> None:
+        self._sliding = None
 
     @property
     def shown(self) -> Step:
@@ -113,10 +119,9 @@ class ConvolutionView(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         # What a reader without JavaScript sees: the same step as a picture.
-        picture = self.sliding_kernel()
-        picture.draw(picture.step(self.row, self.col))
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["image/png"] = base64.b64encode(picture.png()).decode("ascii")
+        png = self.sliding_kernel().picture(self.row, self.col)
+        data["image/png"] = base64.b64encode(png).decode("ascii")
         return bundle
 
 

@@ -1,26 +1,21 @@
-"""Interactive views of convolution (chapter 2), one definition for every place the book is read.
+"""The convolution of chapter 2 drawn with matplotlib: the numbers with torch, the pictures.
 
-- :class:`SlidingKernel`: sliders move a kernel's window over an image; the view shows the window
-  on the image, the kernel, their elementwise product, the sum (per channel, then over channels)
-  plus the bias, and the output map filling in up to the current position.
-- :class:`KernelPlayground`: edit a 3 x 3 kernel or pick a preset and see it applied to a photo.
-
-Both draw with matplotlib into an ``ipywidgets.Image`` (plain ipywidgets work in Jupyter and
-Colab, and their last state is embedded in the HTML book). The static book cannot run Python
-when a slider moves, so the same drawing code also makes the fallbacks:
-:meth:`SlidingKernel.animation` (shown with :func:`player`, it plays without a kernel) and
-:meth:`KernelPlayground.gallery` (every preset at once). Controls are ordinary attributes, so a
-test can set ``widget.row.value = 3`` and read what the view shows from ``widget.shown``.
+- :class:`SlidingKernel`: one output channel computed one position at a time (the window, the
+  elementwise product, the per-channel sums, the bias), and its picture: the window on the
+  image, the numbers, and the output map filling in up to the current position. It gives
+  :class:`~course_utils.teaching.convolution_view.ConvolutionView` (the view that runs in the
+  browser) its numbers in Python and its picture where no JavaScript runs; its
+  :meth:`~SlidingKernel.animation`, shown with :func:`player`, plays without a kernel.
+- :func:`kernel_gallery`: every preset kernel applied to a photo, side by side.
+- :func:`plot_window_positions`: where the windows land for a stride, a padding, a dilation.
 """
 from __future__ import annotations
 
-import base64
 import html
 import io
 import re
 from dataclasses import dataclass
 
-import ipywidgets as w
 import matplotlib
 import numpy as np
 import torch
@@ -39,7 +34,7 @@ _CHANNEL_NAMES = {3: ("R", "G", "B")}
 
 
 def _new_figure(width: float, height: float, dpi: int) -> Figure:
-    """A figure outside pyplot: Jupyter does not show it by itself, the widget decides."""
+    """A figure outside pyplot: Jupyter does not show it by itself, its owner decides."""
     figure = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(figure)
     return figure
@@ -48,7 +43,7 @@ def _new_figure(width: float, height: float, dpi: int) -> Figure:
 class _FastPNG:
     """PNG snapshots of a figure in which only a few ``dynamic`` artists change.
 
-    A full matplotlib draw costs 100-200 ms; a slider needs much less. Everything static is drawn
+    A full matplotlib draw costs 100-200 ms; a new step needs much less. Everything static is drawn
     once into a background; each snapshot pastes it back and draws only the dynamic artists
     (matplotlib's "blitting"), then encodes with a fast PNG setting.
     """
@@ -110,17 +105,13 @@ class Step:
 
 
 class SlidingKernel:
-    """One output channel of a convolution, computed one position at a time.
+    """One output channel of a convolution, computed one position at a time, and its picture.
 
-    ``image: C x H x W`` (or ``H x W``), ``kernel: C x k x k`` (or ``k x k``), a scalar ``bias``.
-    Controls: ``row`` and ``col`` sliders (output coordinates). ``shown`` is the :class:`Step` on
-    screen, ``readout`` the same numbers as text, ``view`` the picture (PNG bytes). ``annotate``
-    writes the values in the cells (default: only for a one-channel image, to stay fast).
+    ``image: C x H x W`` (or ``H x W``), ``kernel: C x k x k`` (or ``k x k``), a scalar ``bias``;
+    ``stride``, ``padding``, ``dilation`` as in ``F.conv2d``. ``step(row, col)`` is the
+    :class:`Step` at an output position; ``picture(row, col)`` draws it (PNG bytes).
+    ``annotate`` writes the values in the cells (default: only for a one-channel image).
     """
-
-    DESCRIPTION = ("The sliding-kernel view: the image with the kernel's window outlined, the "
-                   "window's values, the kernel, their elementwise product and its sum, and the "
-                   "output map filled in up to the current position.")
 
     def __init__(self, image: torch.Tensor, kernel: torch.Tensor, bias: float = 0.0, stride: int = 1,
                  padding: int = 0, annotate: bool | None = None, dpi: int = 72, dilation: int = 1) -> None:
@@ -130,21 +121,12 @@ class SlidingKernel:
                              f"kernel {tuple(self.kernel.shape)}")
         self.bias, self.stride, self.padding, self.dpi = float(bias), stride, padding, dpi
         self.dilation = dilation
-        # The whole answer, from the package's conv2d: the view reveals it position by position.
+        # The whole answer, from the package's conv2d: the picture reveals it position by position.
         self.output = conv2d(self.image[None], self.kernel[None], torch.tensor([self.bias]), stride, padding,
                              dilation)[0, 0]
         self.padded = torch.nn.functional.pad(self.image, (padding,) * 4)
-        h_out, w_out = self.output.shape
-        self.row = w.IntSlider(0, 0, h_out - 1, description="row i")
-        self.col = w.IntSlider(0, 0, w_out - 1, description="column j")
-        self.readout = w.HTML()
-        self.view = w.Image(format="png", tooltip=self.DESCRIPTION)  # the page's alt text too
         # Numbers in every cell cost about 1 ms each to draw: write them for one channel only.
         self._build_figure(self.image.shape[0] == 1 if annotate is None else annotate)
-        self.row.observe(self._on_change, names="value")
-        self.col.observe(self._on_change, names="value")
-        self._on_change()
-        self.box = w.VBox([w.HBox([self.row, self.col]), self.view, self.readout])
 
     # --- the numbers -----------------------------------------------------------------
     def step(self, row: int, col: int) -> Step:
@@ -240,13 +222,12 @@ class SlidingKernel:
         self._out_box.set_xy((s.col - 0.5, s.row - 0.5))
         self._headline.set_text(self.describe(s))
 
-    def _on_change(self, *_) -> None:
-        self.shown = self.step(self.row.value, self.col.value)
-        self.draw(self.shown)
-        self.view.value = self._renderer.png()
-        self.readout.value = f"<code>{self.describe(self.shown)}</code>"
+    def picture(self, row: int, col: int) -> bytes:
+        """The step at ``(row, col)`` drawn, as PNG bytes."""
+        self.draw(self.step(row, col))
+        return self.png()
 
-    # --- static fallbacks ---------------------------------------------------------------
+    # --- the animation -----------------------------------------------------------------
     def positions(self, frames: int) -> list[tuple[int, int]]:
         """``frames`` output positions spread evenly over the raster order, first and last included."""
         h_out, w_out = self.output.shape
@@ -258,12 +239,6 @@ class SlidingKernel:
         ``player(anim, alt)`` plays it in a page with no Python behind it."""
         steps = [self.step(r, c) for r, c in self.positions(frames)]
         return FuncAnimation(self.figure, self.draw, frames=steps, interval=interval, blit=False)
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.box._repr_mimebundle_(**kwargs)
-        # What a reader without widgets sees: the default render (base64, as Jupyter stores PNGs).
-        bundle["image/png"] = base64.b64encode(self.view.value).decode("ascii")
-        return bundle
 
 
 def player(anim: FuncAnimation, alt: str) -> HTML:
@@ -293,126 +268,26 @@ def _bad_grey(name: str):
     return matplotlib.colormaps[name].with_extremes(bad="#dddddd")  # positions the kernel has not reached yet
 
 
-class KernelPlayground:
-    """A 3 x 3 kernel you can edit (nine number boxes) or pick from ``KERNELS``, applied to a photo.
-
-    ``image``: ``H x W`` or ``C x H x W`` (colour is turned to grey). Controls: ``preset``
-    (a dropdown) and ``cells`` (nine ``FloatText``, row by row). ``kernel`` and ``result``
-    (``conv2d`` with padding 1, so the result has the photo's size) are what the view shows.
-    """
-
-    DESCRIPTION = "The kernel playground: the photo, the 3 x 3 kernel, and the photo filtered by it."
-
-    def __init__(self, image: torch.Tensor, preset: str = "sobel_x", dpi: int = 72) -> None:
-        image = _as_chw(image)
-        if image.shape[0] == 3:
-            image = brightness(image)
-        self.image, self.dpi = image[:1], dpi
-        if preset not in KERNELS:
-            raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(KERNELS)}")
-        self.preset = w.Dropdown(options=[*KERNELS, "custom"], value=preset, description="preset")
-        self.cells = [w.FloatText(value=v, step=0.5, layout=w.Layout(width="64px")) for row in KERNELS[preset] for v in row]
-        self.view = w.Image(format="png", tooltip=self.DESCRIPTION)  # the page's alt text too
-        self.readout = w.HTML()
-        self._syncing = False
-        self._build_figure()
-        self.preset.observe(self._on_preset, names="value")
-        for cell in self.cells:
-            cell.observe(self._on_cell, names="value")
-        self._update()
-        grid = w.GridBox(self.cells, layout=w.Layout(grid_template_columns="repeat(3, 68px)"))
-        self.box = w.HBox([w.VBox([self.preset, grid, self.readout]), self.view])
-
-    @property
-    def kernel(self) -> torch.Tensor:
-        """The ``3 x 3`` kernel in the boxes."""
-        return torch.tensor([c.value for c in self.cells], dtype=torch.float32).view(3, 3)
-
-    def apply(self, kernel: torch.Tensor) -> torch.Tensor:
-        """``kernel`` applied to the photo: ``H x W``, same size thanks to padding 1."""
-        return conv2d(self.image[None], kernel[None, None], padding=1)[0, 0]
-
-    def _on_preset(self, change) -> None:
-        if self._syncing or change["new"] == "custom":
-            return
-        self._syncing = True  # write nine boxes, then draw once
-        for cell, value in zip(self.cells, [v for row in KERNELS[change["new"]] for v in row]):
-            cell.value = value
-        self._syncing = False
-        self._update()
-
-    def _on_cell(self, _change) -> None:
-        if self._syncing:
-            return
-        kernel = self.kernel
-        matching = [name for name, k in KERNELS.items() if torch.allclose(torch.tensor(k, dtype=torch.float32), kernel)]
-        self._syncing = True  # the dropdown follows the boxes without rewriting them
-        self.preset.value = matching[0] if matching else "custom"
-        self._syncing = False
-        self._update()
-
-    def _build_figure(self) -> None:
-        self.figure = _new_figure(7.5, 2.6, self.dpi)
-        axes = self.figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 0.6, 1]})
-        axes[0].imshow(self.image[0].numpy(), cmap="gray", vmin=0, vmax=1)
-        axes[0].set_title("photo", fontsize=9)
-        self._kernel_image = axes[1].imshow(np.zeros((3, 3)), cmap="RdBu_r")
-        self._kernel_texts = _annotate(axes[1], 3, 3)
-        self._result_image = axes[2].imshow(self.image[0].numpy(), cmap="gray")
-        # Not set_title: an axes title that is hidden while the background is drawn gets misplaced.
-        self._result_title = axes[2].text(0.5, 1.03, "", transform=axes[2].transAxes, ha="center", va="bottom", fontsize=9)
-        axes[1].set_title("kernel", fontsize=9)
-        for ax in axes:
-            ax.set_xticks([]), ax.set_yticks([])
-        self.figure.tight_layout()
-        self._renderer = _FastPNG(self.figure, [self._kernel_image, *self._kernel_texts, self._result_image, self._result_title])
-
-    def draw(self, kernel: torch.Tensor, result: torch.Tensor) -> None:
-        """Show ``kernel`` and its ``result`` in the figure (no rendering)."""
-        k_lim = float(kernel.abs().max()) or 1.0
-        self._kernel_image.set_data(kernel.numpy())
-        self._kernel_image.set_clim(-k_lim, k_lim)
-        for (y, x), t in zip(np.ndindex(3, 3), self._kernel_texts):
-            t.set_text(f"{kernel[y, x]:.3g}")
-            t.set_color(_text_colour(self._kernel_image, float(kernel[y, x])))
-        self._result_image.set_data(result.numpy())
-        if abs(float(kernel.sum())) < 1e-6:  # weights sum to 0: a detector, a signed answer around 0
+def kernel_gallery(image: torch.Tensor, names=tuple(KERNELS), dpi: int = 72) -> Figure:
+    """Every kernel of ``names`` (from ``KERNELS``) applied to ``image`` (``H x W`` or
+    ``C x H x W``; colour is turned to grey) with padding 1, side by side. Returns the figure."""
+    image = _as_chw(image)
+    image = brightness(image) if image.shape[0] == 3 else image[:1]
+    figure = _new_figure(min(7.5, 1.6 * len(names)), 2.0, dpi)  # fits the page column
+    axes = figure.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names):
+        if name not in KERNELS:
+            raise ValueError(f"unknown kernel {name!r}; valid: {', '.join(KERNELS)}")
+        result = conv2d(image[None], torch.tensor([[KERNELS[name]]], dtype=torch.float32), padding=1)[0, 0]
+        if abs(sum(map(sum, KERNELS[name]))) < 1e-6:   # answers to change only: signed colours
             limit = float(result.abs().quantile(0.99)) or 1.0
-            self._result_image.set_cmap("RdBu_r")
-            self._result_image.set_clim(-limit, limit)
-            self._result_title.set_text("result (red +, blue -)")
-        else:  # weights sum to about 1: a filtered photo, shown as one
-            self._result_image.set_cmap("gray")
-            self._result_image.set_clim(0, 1)
-            self._result_title.set_text("result (grey, clipped to 0-1)")
-
-    def _update(self) -> None:
-        self.result = self.apply(self.kernel)
-        self.draw(self.kernel, self.result)
-        self.view.value = self._renderer.png()
-        self.readout.value = (f"sum of weights {float(self.kernel.sum()):.3g}<br>"
-                              f"result from {float(self.result.min()):.2f} to {float(self.result.max()):.2f}")
-
-    def gallery(self, names=tuple(KERNELS)) -> Figure:
-        """The static fallback: every preset applied to the photo, drawn by the same code."""
-        figure = _new_figure(min(7.5, 1.6 * len(names)), 2.0, self.dpi)  # fits the page column
-        axes = figure.subplots(1, len(names), squeeze=False)[0]
-        for ax, name in zip(axes, names):
-            result = self.apply(torch.tensor(KERNELS[name], dtype=torch.float32))
-            if abs(sum(map(sum, KERNELS[name]))) < 1e-6:
-                limit = float(result.abs().quantile(0.99)) or 1.0
-                ax.imshow(result.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-            else:
-                ax.imshow(result.numpy(), cmap="gray", vmin=0, vmax=1)
-            ax.set_title(name, fontsize=9)
-            ax.axis("off")
-        figure.tight_layout()
-        return figure
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.box._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = base64.b64encode(self.view.value).decode("ascii")
-        return bundle
+            ax.imshow(result.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        else:
+            ax.imshow(result.numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    figure.tight_layout()
+    return figure
 
 
 def plot_window_positions(size: int = 7, kernel_size: int = 3, stride: int = 1, padding: int = 0,
