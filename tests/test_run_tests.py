@@ -1,4 +1,7 @@
 """tools/run_tests.py: the two lanes' closing lines add up, and a failure is never lost."""
+import re
+from pathlib import Path
+
 import pytest
 
 import run_tests  # tools/run_tests.py (pyproject's pythonpath)
@@ -22,3 +25,11 @@ def test_lanes_that_ran_no_test_fail_the_run(tmp_path, capsys):
                             rest_lane=[str(tmp_path / "rest")])
     assert status == 1
     assert capsys.readouterr().out.rstrip().splitlines()[-1] == "total: 0 passed, 1 failed"
+
+
+def test_every_test_of_the_whole_books_build_is_in_the_book_lane():
+    """A file that uses the whole book's build in the rest lane would build the book again."""
+    browser = Path(run_tests.ROOT) / "tests" / "browser"
+    users = {f"tests/browser/{path.name}" for path in browser.glob("test_*.py")
+             if re.search(r"\bbook_(html|url)\b", path.read_text())}
+    assert users == set(run_tests.BOOK_LANE)

@@ -19,7 +19,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOK_LANE = ["tests/browser"]
+# The tests that need the whole book's build (the `book_html` fixture of tests/browser). The
+# browser checks' own small book (test_checks_can_fail.py) runs in the rest lane: the book lane
+# is the longer one.
+BOOK_LANE = [f"tests/browser/{name}.py" for name in (
+    "test_browser", "test_claims_ledger", "test_convolution_view", "test_links", "test_page_size",
+    "test_published_weights", "test_whole_book")]
 # The rest lane spreads its files over both cores (pytest-xdist, one file per worker so a module's
 # fixtures are made once): the book lane is one build most of the time, and leaves a core idle.
 REST_LANE_WORKERS = ["-n", "2", "--dist", "loadfile"]

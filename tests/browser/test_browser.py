@@ -12,15 +12,19 @@ import pytest
 from sitetools import htmlbook
 
 PAGES = htmlbook.toc_pages(htmlbook.ROOT)
+FIRST_CHAPTER = next(page for page in PAGES if htmlbook.chapter_notebook(page))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_for_a_reader(page, book_html, book_url, browser):
     assert (book_html / f"{page}.html").is_file(), f"{page} is in _toc.yml but was not built"
+    # The code's colours are one style for the whole book: their contrast is checked on the
+    # first chapter, the rest of every page's contrast everywhere (axe's slowest check).
     report = htmlbook.inspect_page(browser, f"{book_url}/{page}.html",
                                    screenshot=htmlbook.ARTIFACTS / f"{page.replace('/', '_')}.png",
-                                   colab_notebook=htmlbook.chapter_notebook(page))
+                                   colab_notebook=htmlbook.chapter_notebook(page),
+                                   code_contrast=page == FIRST_CHAPTER)
     print(f"{page}: {report.images} images ({report.figures} figures), {report.math} formulas, {report.widgets} widgets, "
           f"{report.animations} animations, {report.solutions} solutions; offsite (blocked): {report.offsite_requests}; "
           f"axe violations by impact {report.axe}; smallest figure text {report.smallest_figure_text_pt} pt")

@@ -113,3 +113,15 @@ def test_page_size_counts_html_and_image_files(feature_html):
     assert pngs, "the feature page shows a figure file"
     assert size.html_bytes == page.stat().st_size
     assert size.image_bytes == sum((page.parent / img).stat().st_size for img in pngs)
+
+
+@pytest.mark.slow
+def test_faint_text_is_reported_and_faint_code_only_where_code_contrast_is_checked(feature_html, feature_url, browser):
+    faint = '<p style="color: #d0d0d0; background: #fff">faint text</p>'
+    faint_code = '<div class="highlight"><pre><span style="color: #d0d0d0">faint_code = 1</span></pre></div>'
+    text_page = _mutant(feature_html, "faint text", _replace("</main>", faint + "</main>"))
+    code_page = _mutant(feature_html, "faint code", _replace("</main>", faint_code + "</main>"))
+    contrast = lambda report: any("color-contrast" in p for p in report.problems)  # noqa: E731
+    assert contrast(htmlbook.inspect_page(browser, f"{feature_url}/{text_page}", code_contrast=False))
+    assert contrast(htmlbook.inspect_page(browser, f"{feature_url}/{code_page}", code_contrast=True))
+    assert not contrast(htmlbook.inspect_page(browser, f"{feature_url}/{code_page}", code_contrast=False))

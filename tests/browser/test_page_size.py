@@ -1,4 +1,4 @@
-"""Pages stay light: each page's HTML plus its images stays under a few MB.
+"""Pages stay light: each page's HTML plus its images stays under 2 MB.
 
 Inline animations (matplotlib to_jshtml embeds every frame) and widget state are the usual
 culprits. The table of sizes is printed and written to _build/screenshots/page-sizes.md.

@@ -13,7 +13,7 @@ LINK_ATTRIBUTES = {"a": "href", "link": "href", "img": "src", "script": "src", "
                    "source": "src", "video": "src", "audio": "src"}
 _REFRESH = re.compile(r"url=(\S+)", re.IGNORECASE)
 # The heaviest a page may be, its images included (inline animations and widget state grow it).
-PAGE_LIMIT_BYTES = 5_000_000
+PAGE_LIMIT_BYTES = 2_000_000
 
 
 @dataclass

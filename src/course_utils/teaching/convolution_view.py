@@ -71,9 +71,9 @@ class ConvolutionView(anywidget.AnyWidget):
             raise ValueError(f"fill must be 'sliding' or 'all', got {fill!r}")
         if presets is None:
             presets = KERNELS if kernel.shape[1:] == (3, 3) else {}
-        # Four decimals are plenty for a picture and keep a large photo's page light; the view
-        # and `shown` both compute with these values.
-        super().__init__(image=image.round(decimals=4).tolist(), kernel=kernel.tolist(), bias=float(bias),
+        # Four decimals are plenty for a picture and keep a large photo's page light (rounded in
+        # float64: a float32 prints with all its digits); the view and `shown` compute with these.
+        super().__init__(image=image.double().round(decimals=4).tolist(), kernel=kernel.tolist(), bias=float(bias),
                          stride=stride, padding=padding, dilation=dilation, fill=fill,
                          presets={name: torch.as_tensor(k, dtype=torch.float32).tolist()
                                   for name, k in presets.items()},
