@@ -73,8 +73,8 @@ class ConvolutionView(anywidget.AnyWidget):
             presets = KERNELS if kernel.shape[1:] == (3, 3) else {}
         # Four decimals are plenty for a picture and keep a large photo's page light (rounded in
         # float64: a float32 prints with all its digits); the view and `shown` compute with these.
-        super().__init__(image=image.double().round(decimals=4).tolist(), kernel=kernel.tolist(), bias=float(bias),
-                         stride=stride, padding=padding, dilation=dilation, fill=fill,
+        super().__init__(image=image.double().round(decimals=4).tolist(), kernel=kernel.tolist(),
+                         bias=float(bias), stride=stride, padding=padding, dilation=dilation, fill=fill,
                          presets={name: torch.as_tensor(k, dtype=torch.float32).tolist()
                                   for name, k in presets.items()},
                          description=description or "A convolution: the image with the window, "
@@ -91,7 +91,7 @@ class ConvolutionView(anywidget.AnyWidget):
     @property
     def output_shape(self) -> tuple[int, int]:
         """``(H_out, W_out)`` of the output map."""
-        (_, h, w), k = torch.tensor(self.image).shape, len(self.kernel[0])
+        h, w, k = len(self.image[0]), len(self.image[0][0]), len(self.kernel[0])
         return (conv_output_size(h, k, self.stride, self.padding, self.dilation),
                 conv_output_size(w, k, self.stride, self.padding, self.dilation))
 
