@@ -169,3 +169,40 @@ def test_chapter_5c_checks_accept_the_package_and_reject_a_wrong_answer(check, r
     getattr(ch05c, check)(right)
     with pytest.raises(CheckFailed):
         getattr(ch05c, check)(wrong)
+
+
+# --- the unbiased HSIC and debiased CKA ------------------------------------------------------
+
+def test_unbiased_hsic_is_the_u_statistic_over_distinct_quadruples():
+    """The closed form equals its definition: the mean over ordered distinct (i, j, q, r) of
+    k_ij l_ij + k_ij l_qr - 2 k_ij l_iq (Song et al., 2012), computed by brute force."""
+    import itertools
+
+    g = torch.Generator().manual_seed(3)
+    X, Y = torch.randn(7, 3, generator=g, dtype=torch.float64), torch.randn(7, 2, generator=g, dtype=torch.float64)
+    K, L = X @ X.T, Y @ Y.T
+    terms = [K[i, j] * L[i, j] + K[i, j] * L[q, r] - 2 * K[i, j] * L[i, q]
+             for i, j, q, r in itertools.permutations(range(7), 4)]
+    assert float(similarity.unbiased_hsic(K, L)) == pytest.approx(float(sum(terms) / len(terms)), rel=1e-10)
+
+
+def test_debiased_cka_keeps_ckas_invariances():
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(60, 8, generator=g)
+    Q = torch.linalg.qr(torch.randn(8, 8, generator=g))[0]
+    assert similarity.debiased_linear_cka(X, X) == pytest.approx(1.0, abs=1e-9)
+    assert similarity.debiased_linear_cka(X, 3 * X @ Q + 5) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_with_far_more_features_than_examples_only_the_debiased_cka_stays_near_zero():
+    g = torch.Generator().manual_seed(5)
+    X, Y = torch.randn(200, 5000, generator=g), torch.randn(200, 5000, generator=g)   # unrelated
+    assert similarity.linear_cka(X, Y) > 0.9                       # inflated towards 1
+    assert abs(similarity.debiased_linear_cka(X, Y)) < 0.02
+
+
+def test_debiased_cka_refuses_too_few_examples_and_no_variance():
+    with pytest.raises(ValueError, match="at least 4 examples"):
+        similarity.unbiased_hsic(torch.eye(3), torch.eye(3))
+    with pytest.raises(ValueError, match="no variance"):
+        similarity.debiased_linear_cka(torch.ones(10, 3), torch.randn(10, 3))

@@ -17,7 +17,8 @@ Two questions about two networks (two seeds, two architectures, two datasets):
   representations?", 2016.
 
 Both need baselines (an untrained net, raw pixels): early layers score high even against an
-untrained net, because they mostly pass the image on.
+untrained net, because they mostly pass the image on. With far more features than examples
+(a flattened conv map), the plain CKA estimate is inflated; :func:`debiased_linear_cka` is not.
 """
 from __future__ import annotations
 
@@ -72,6 +73,39 @@ def linear_cka(X: torch.Tensor, Y: torch.Tensor) -> float:
         raise ValueError("CKA is undefined for a representation that is the same for every example "
                          f"(variance 0 in {'X' if norm_x == 0 else 'Y'})")
     return float(cross / (norm_x * norm_y))
+
+
+def unbiased_hsic(K: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+    """The unbiased HSIC estimator of Song et al. (2012) for two ``n x n`` Gram matrices (n >= 4).
+
+    With the diagonals set to zero (``K~``, ``L~``) and ``1`` the vector of ones:
+
+        HSIC_1 = [tr(K~ L~) + (1'K~1)(1'L~1) / ((n-1)(n-2)) - 2/(n-2) 1'K~L~1] / (n (n-3))
+
+    The plain estimator ``<HKH, HLH>`` counts every example's product with itself, a term that
+    grows with the number of features; this one leaves those terms out, so independent
+    representations score about 0 however many features they have. Float64, may be negative.
+    """
+    n = len(K)
+    if n < 4:
+        raise ValueError(f"the unbiased HSIC needs at least 4 examples, got {n}")
+    K, L = K.double().clone().fill_diagonal_(0), L.double().clone().fill_diagonal_(0)
+    ones = torch.ones(n, dtype=torch.float64)
+    return ((K * L).sum() + K.sum() * L.sum() / ((n - 1) * (n - 2))
+            - 2 / (n - 2) * (ones @ K) @ (L @ ones)) / (n * (n - 3))
+
+
+def debiased_linear_cka(X: torch.Tensor, Y: torch.Tensor) -> float:
+    """Linear CKA of ``X: n x p1`` and ``Y: n x p2`` from the unbiased HSIC (Kornblith et al.,
+    2019, after Song et al., 2012): near 0 for unrelated representations even when the number
+    of features is far above ``n``, where :func:`linear_cka` drifts towards 1."""
+    _check_pair(X, Y)
+    K, L = X.double() @ X.double().T, Y.double() @ Y.double().T
+    self_x, self_y = unbiased_hsic(K, K), unbiased_hsic(L, L)
+    if self_x <= 0 or self_y <= 0:
+        raise ValueError("debiased CKA is undefined for a representation with no variance estimate "
+                         f"above 0 (in {'X' if self_x <= 0 else 'Y'})")
+    return float(unbiased_hsic(K, L) / (self_x * self_y).sqrt())
 
 
 def normalized_grams(acts: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
