@@ -1,7 +1,6 @@
 """The API reference (book/api.md): every learner module once, under the chapter that first
 imports it, in agreement with the package docstring's map."""
 import importlib
-import inspect
 import pkgutil
 import re
 from pathlib import Path
@@ -49,18 +48,12 @@ def chapter_of(notebook: Path) -> str:
     return notebook.stem.split("_")[0].lstrip("0")   # 05a_features -> 5a
 
 
-def resolve(path: str):
-    """The object a dotted path names: ``course_utils.interp.featviz.render`` is a function."""
-    parent, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(parent), name)
-
-
 def first_imports() -> dict[str, str]:
     """{module: the first chapter, in reading order, whose code imports it}."""
     first: dict[str, str] = {}
     for notebook in bookcheck.chapters():
         for path in bookcheck.course_names(notebook).values():
-            module = path if inspect.ismodule(resolve(path)) else path.rpartition(".")[0]
+            module = path if bookcheck.is_module(path) else path.rpartition(".")[0]
             first.setdefault(module, chapter_of(notebook))
     return first
 
@@ -81,7 +74,7 @@ def test_every_learner_module_is_in_the_api_reference():
     listed = set(api_sections(API_PAGE.read_text()))
     missing = learner_modules() - listed
     assert not missing, f"modules missing from book/api.md: {sorted(missing)}"
-    unknown = {m for m in listed if not bookcheck._is_module(m)}
+    unknown = {m for m in listed if not bookcheck.is_module(m)}
     assert not unknown, f"book/api.md lists modules that do not exist: {sorted(unknown)}"
 
 

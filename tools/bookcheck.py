@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
+import inspect
 import json
 import os
 import re
@@ -136,7 +137,7 @@ def course_names(notebook: Path) -> dict[str, str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_utils"):
                 names.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
-    modules = {alias: path for alias, path in names.items() if _is_module(path)}
+    modules = {alias: path for alias, path in names.items() if is_module(path)}
     for tree in trees:
         for node in ast.walk(tree):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
@@ -152,12 +153,19 @@ def _without_magics(source: str) -> str:
                      if line.lstrip().startswith(("%", "!")) else line for line in lines)
 
 
-def _is_module(path: str) -> bool:
+def resolve(path: str):
+    """The object a dotted path names, or None. An attribute wins over a submodule of the same
+    name: ``course_utils.interp.featviz.render`` is the function featviz exports."""
+    parent, _, name = path.rpartition(".")
     try:
-        importlib.import_module(path)
+        module = importlib.import_module(parent)
+        return getattr(module, name) if hasattr(module, name) else importlib.import_module(path)
     except ImportError:
-        return False
-    return True
+        return None
+
+
+def is_module(path: str) -> bool:
+    return inspect.ismodule(resolve(path))
 
 
 def svg_width_pt(svg: str) -> float:

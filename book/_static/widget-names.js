@@ -2,7 +2,7 @@
 // html_js_files in _config.yml). ipywidgets' HTML manager draws a slider's handle and a text
 // box without a name a screen reader can announce (axe-core: "label", "aria-input-field-name").
 // Each control is named after the label the widget shows beside it, or after its tooltip; an
-// image a widget draws gets its tooltip (course_utils.teaching.widgets sets one) as alt text.
+// image a widget draws gets its tooltip as alt text (ipywidgets' `tooltip` trait).
 (function () {
   const CONTROLS = "input, select, textarea, [role='slider']";
 

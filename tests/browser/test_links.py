@@ -1,6 +1,5 @@
 """Internal links, images, scripts and #anchors of the built book all resolve; citations,
 glossary terms and the API reference are reachable from the chapters."""
-import importlib
 import inspect
 import re
 
@@ -34,9 +33,8 @@ def test_every_citation_and_glossary_term_links_to_its_page(book_html):
 
 def _documented_path(path: str) -> str | None:
     """Where the API page documents the function or class at `path` (None: not one of those)."""
-    parent, _, name = path.rpartition(".")
-    target = getattr(importlib.import_module(parent), name, None)
-    if not (inspect.isfunction(target) or inspect.isclass(target)) or name.startswith("_"):
+    target = bookcheck.resolve(path)
+    if not (inspect.isfunction(target) or inspect.isclass(target)) or path.rpartition(".")[2].startswith("_"):
         return None
     return f"{target.__module__}.{target.__qualname__}"
 

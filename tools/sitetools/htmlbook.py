@@ -67,8 +67,8 @@ CONFIG_FILES = ("book/references.bib", "book/_static")
 
 
 def copy_config_files(root: Path) -> None:
-    """Copy CONFIG_FILES from this repository into the book folder `root`, and the front-end
-    scripts where they are installed (a small book without math or widgets builds without)."""
+    """Copy CONFIG_FILES from this repository into the book folder `root` (without the front-end
+    scripts: `build_book` copies those, and a small book without math or widgets needs none)."""
     for name in CONFIG_FILES:
         source, target = ROOT / name, root / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -76,8 +76,6 @@ def copy_config_files(root: Path) -> None:
             shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("offline"))
         else:
             shutil.copy2(source, target)
-    if not offline_static.missing():
-        offline_static.build(root / "book" / "_static" / "offline")
 
 
 def write_test_config(config: Path, workdir: Path) -> Path:

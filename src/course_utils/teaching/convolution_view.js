@@ -141,9 +141,11 @@ function render({ model, el }) {
   const rowInput = slider("output row i"), colInput = slider("output column j");
   const select = (label, values) => element("select", { "aria-label": label },
     values.map((v) => element("option", { value: String(v) }, [String(v)])));
-  const strideInput = select("stride", [1, 2, 3]);
-  const paddingInput = select("padding", [0, 1, 2]);
-  const dilationInput = select("dilation", [1, 2]);
+  // the usual choices, and whatever Python set
+  const choices = (key, values) => [...new Set([...values, model.get(key)])].sort((a, b) => a - b);
+  const strideInput = select("stride", choices("stride", [1, 2, 3]));
+  const paddingInput = select("padding", choices("padding", [0, 1, 2]));
+  const dilationInput = select("dilation", choices("dilation", [1, 2]));
   const presetInput = select("preset kernel", ["(edited)", ...Object.keys(model.get("presets"))]);
   const label = (text, input) => element("label", { class: "cv-control" }, [text + " ", input]);
   const controls = element("div", { class: "cv-controls" }, [
@@ -234,7 +236,13 @@ function render({ model, el }) {
   rowInput.addEventListener("input", () => save({ row: Number(rowInput.value) }));
   colInput.addEventListener("input", () => save({ col: Number(colInput.value) }));
   for (const [input, key] of [[strideInput, "stride"], [paddingInput, "padding"], [dilationInput, "dilation"]]) {
-    input.addEventListener("change", () => save({ [key]: Number(input.value), row: 0, col: 0 }));
+    input.addEventListener("change", () => {
+      const g = { ...geometry(), [key]: Number(input.value) }, image = model.get("image");
+      const fits = Math.min(outputSize(image[0].length, k, g.stride, g.padding, g.dilation),
+                            outputSize(image[0][0].length, k, g.stride, g.padding, g.dilation)) >= 1;
+      if (fits) save({ [key]: g[key], row: 0, col: 0 });
+      else input.value = String(model.get(key));   // the kernel would not fit: keep the old setting
+    });
   }
   presetInput.addEventListener("change", () => {
     const preset = model.get("presets")[presetInput.value];

@@ -114,7 +114,7 @@ class ConvolutionView(anywidget.AnyWidget):
     def describe(self, step: Step | None = None) -> str:
         """The last two steps written out, as under the view (default: the step shown)."""
         picture = self.sliding_kernel()
-        return picture.describe(step or picture.step(self.row, self.col))
+        return picture.describe(picture.step(self.row, self.col) if step is None else step)
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)

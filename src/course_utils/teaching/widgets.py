@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import matplotlib
 import numpy as np
 import torch
+from IPython.display import HTML
 from matplotlib.animation import FuncAnimation
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from IPython.display import HTML
 from matplotlib.patches import Rectangle
 from PIL import Image as PILImage
 
@@ -202,10 +202,6 @@ class SlidingKernel:
                    self._headline] + [t for pair in self._texts for texts in pair for t in texts]
         self._renderer = _FastPNG(self.figure, dynamic)
 
-    def png(self) -> bytes:
-        """The figure as drawn now, as PNG bytes."""
-        return self._renderer.png()
-
     def draw(self, s: Step) -> None:
         """Move every changing artist of the figure to step ``s`` (no rendering)."""
         self._window_box.set_xy((s.col * self.stride - 0.5, s.row * self.stride - 0.5))
@@ -225,7 +221,7 @@ class SlidingKernel:
     def picture(self, row: int, col: int) -> bytes:
         """The step at ``(row, col)`` drawn, as PNG bytes."""
         self.draw(self.step(row, col))
-        return self.png()
+        return self._renderer.png()
 
     # --- the animation -----------------------------------------------------------------
     def positions(self, frames: int) -> list[tuple[int, int]]:
@@ -271,13 +267,14 @@ def _bad_grey(name: str):
 def kernel_gallery(image: torch.Tensor, names=tuple(KERNELS), dpi: int = 72) -> Figure:
     """Every kernel of ``names`` (from ``KERNELS``) applied to ``image`` (``H x W`` or
     ``C x H x W``; colour is turned to grey) with padding 1, side by side. Returns the figure."""
+    unknown = [name for name in names if name not in KERNELS]
+    if unknown:
+        raise ValueError(f"unknown kernel {unknown[0]!r}; valid: {', '.join(KERNELS)}")
     image = _as_chw(image)
     image = brightness(image) if image.shape[0] == 3 else image[:1]
     figure = _new_figure(min(7.5, 1.6 * len(names)), 2.0, dpi)  # fits the page column
     axes = figure.subplots(1, len(names), squeeze=False)[0]
     for ax, name in zip(axes, names):
-        if name not in KERNELS:
-            raise ValueError(f"unknown kernel {name!r}; valid: {', '.join(KERNELS)}")
         result = conv2d(image[None], torch.tensor([[KERNELS[name]]], dtype=torch.float32), padding=1)[0, 0]
         if abs(sum(map(sum, KERNELS[name]))) < 1e-6:   # answers to change only: signed colours
             limit = float(result.abs().quantile(0.99)) or 1.0
