@@ -21,12 +21,14 @@ book: $(VENV)/.installed js-deps  ## build the whole book, every chapter execute
 	$(BIN)/jupyter-book build --all -W --keep-going .
 
 # The student edition: every solution replaced by a placeholder (course_utils.instructor.assign), pages and
-# downloadable notebooks included. STUDENT_BRANCH=name keeps the Colab button, pointing at that
-# branch, where the instructor publishes _student/book; without it the button is left out.
+# downloadable notebooks included. The pages keep the book's own outputs (_build/jupyter_execute)
+# wherever a cell is unchanged, so nothing is executed twice; exercise cells have no output.
+# STUDENT_BRANCH=name keeps the Colab button, pointing at that branch, where the instructor
+# publishes _student/book; without it the button is left out.
 .PHONY: student
-student: $(VENV)/.installed js-deps  ## the student edition, without solutions, into _student/_build/html
+student: book  ## the student edition, without solutions, into _student/_build/html
 	rm -rf _student
-	$(BIN)/python -m course_utils.instructor.assign --book . _student $(if $(STUDENT_BRANCH),--branch $(STUDENT_BRANCH))
+	$(BIN)/python -m course_utils.instructor.assign --book . _student --outputs-from _build/jupyter_execute $(if $(STUDENT_BRANCH),--branch $(STUDENT_BRANCH))
 	$(BIN)/jupyter-book build --all -W --keep-going _student
 
 # npm packages: the book's front-end scripts, and axe-core for the browser tests (tests/browser/:

@@ -263,3 +263,54 @@ def test_nbgrader_source_keeps_solutions_and_marks_cells_for_nbgrader():
     text = "\n".join(c.source for c in nb.cells)
     assert "solution-start" not in text and "secret prose answer" not in text  # laid out as the student edition
     nbformat.validate(nb)
+
+
+# --- the student edition from the book's own execution --------------------------------------------
+
+def _outputs(nb, start):
+    return [o.get("text", "") for cell in _by_source_start(nb, start) for o in cell.outputs]
+
+
+def test_keep_outputs_keeps_what_is_unchanged_and_clears_the_exercises():
+    student = assign.student_notebook(sample_chapter(), keep_outputs=True)
+    assert _outputs(student, "import torch") == ["secret output\n"]  # an unchanged cell
+    assert _outputs(student, "print('after the exercises'") == ["secret output\n"]
+    assert _outputs(student, "def double") == [] and _outputs(student, "checks.check_function") == []
+    assert all(c.execution_count is None for c in _by_source_start(student, "def double"))
+    assert _outputs(assign.student_notebook(sample_chapter()), "import torch") == []  # default: cleared
+
+
+def test_book_mode_takes_the_outputs_from_the_executed_copies(tmp_path, capsys):
+    write_chapter(tmp_path / "book" / "book")
+    (tmp_path / "book" / "_toc.yml").write_text("format: jb-book\nroot: book/09_test\n")
+    (tmp_path / "book" / "_config.yml").write_text("title: T\nexecute:\n  execute_notebooks: force\n")
+    executed = tmp_path / "executed"
+    write_chapter(executed / "book")
+    assert run_assign("--book", tmp_path / "book", tmp_path / "out", "--outputs-from", executed,
+                      capsys=capsys).returncode == 0
+    student = nbformat.read(tmp_path / "out" / "book" / "09_test.ipynb", as_version=4)
+    assert _outputs(student, "import torch") == ["secret output\n"]
+    assert "execute_notebooks: 'off'" in (tmp_path / "out" / "_config.yml").read_text()
+    # An executed copy of another version of the chapter is refused, naming it; nothing is written.
+    changed = sample_chapter()
+    changed.cells[2].source += "\nx = x + 1"
+    write_chapter(executed / "book", changed)
+    result = run_assign("--book", tmp_path / "book", tmp_path / "out2", "--outputs-from", executed,
+                        capsys=capsys)
+    assert result.returncode == 1 and "executed from another version" in result.stderr
+    assert not (tmp_path / "out2").exists()
+
+
+def test_lost_names_finds_a_kept_cell_that_needs_removed_solution_code():
+    nb = sample_chapter()
+    assert assign.lost_names(nb, "sample") == []
+    # A demonstration inside the solution binds a name; a kept cell after it uses that name.
+    demo = next(i for i, c in enumerate(nb.cells) if c.source.startswith("double(torch.ones"))
+    nb.cells[demo].source = "shown = double(torch.ones(2))"
+    nb.cells.append(nbformat.v4.new_code_cell("%matplotlib inline\nprint(shown, x)"))
+    assert assign.lost_names(nb, "sample") == [
+        f"sample: cell {len(nb.cells) - 1} uses 'shown', which only cell {demo} binds, "
+        "and the student edition takes that code out"]
+    # A kept cell binding the name too makes it safe.
+    nb.cells.insert(demo + 3, nbformat.v4.new_code_cell("shown = 0"))
+    assert assign.lost_names(nb, "sample") == []

@@ -1,8 +1,8 @@
 """Where training runs: the GPU path (mixed precision, channels-last) and the CPU path.
 
 The real GPU test is marked ``gpu`` and skipped without one; the CPU path is checked here on
-every machine. (The Colab-like start of every chapter is tests/colab_like.py, run by
-tests/test_student_edition.py.)
+every machine. (Every chapter runs from a Colab-like start in the tests' book build:
+tools/sitetools/colab_like.py, tests/browser/test_colab_start.py.)
 """
 from __future__ import annotations
 

@@ -2,23 +2,21 @@
 
 Documented behaviour (course_utils.instructor.assign): check cells are tagged ``raises-exception``, so the
 student notebook executes to the end with nbclient / jupyter-book, each unsolved check raising
-``NotImplementedYet`` with its hint; nothing else may raise.
+``NotImplementedYet`` with its hint; nothing else may raise. The whole book's student edition is
+built from the book build's outputs by tests/browser/test_student_pages.py.
 """
-import html
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 from nbclient import NotebookClient
 
-import colab_like
 from sitetools import htmlbook
+from sitetools.solutions import leaks, secret_lines
 from course_utils.instructor import assign
 from test_assign import sample_chapter, write_chapter
 
@@ -26,83 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
-
-
-# --- what counts as a solution, and how to look for it -------------------------------------------
-
-def _normalise(text: str) -> str:
-    """Markup-insensitive text: markdown bold and code marks and runs of spaces do not matter."""
-    return re.sub(r"\s+", " ", text.replace("`", "").replace("**", "")).strip()
-
-
-def _solution_parts(nb) -> tuple[list[str], list[str]]:
-    """(lines of every solution, lines of everything else) of a source notebook."""
-    secret, public = [], []
-    in_solution = set()
-    for exercise in assign.exercises(nb):
-        in_solution |= set(exercise.other_solution_cells)
-    for index, cell in enumerate(nb.cells):
-        lines = cell.source.split("\n")
-        if index in in_solution:
-            secret += lines
-            continue
-        solution = assign.solution_lines(cell.source) if cell.cell_type == "code" else []
-        blocks = []
-        if cell.cell_type == "markdown" and "{solution}" in cell.source:
-            kept = assign._remove_solution_blocks(cell.source, "cell").split("\n")
-            blocks = [line for line in lines if line not in kept]
-        secret += solution + blocks
-        public += [line for line in lines if line not in solution and line not in blocks]
-    return secret, public
-
-
-def secret_lines(notebooks) -> set[str]:
-    """Solution lines that must not appear in a student edition.
-
-    Hints are meant to be shown, and a line that also appears outside the solutions, alone or
-    inside a longer line (``return out``, a closing fence, a row of zeros) gives nothing away,
-    so neither counts.
-    """
-    secret, public = set(), []
-    for nb in notebooks:
-        s, p = _solution_parts(nb)
-        secret |= {_normalise(line) for line in s if not line.strip().startswith(assign.HINT)}
-        public += [_normalise(line) for line in p]
-    public_text = "\n".join(public)
-    return {line for line in secret if len(line) >= 6 and line not in public_text}
-
-
-def readable_text(path: Path) -> str:
-    """What a reader or a downloader of ``path`` gets to see, as plain text."""
-    raw = path.read_text(errors="replace")
-    if path.suffix == ".ipynb":
-        nb = json.loads(raw)
-        parts = []
-        for cell in nb["cells"]:
-            parts.append("".join(cell["source"]))
-            for output in cell.get("outputs", []):
-                parts.append(json.dumps(output))
-        raw = "\n".join(parts)
-    elif path.suffix in (".html", ".htm"):
-        raw = html.unescape(re.sub(r"<[^>]+>", "", raw))
-    return _normalise(raw)
-
-
-# Third-party scripts the book serves itself (tools/offline_static.py): not ours to leak from,
-# and generic solution lines such as "return out" occur in them.
-VENDORED = "_static/offline"
-
-
-def leaks(folder: Path, secrets: set[str]) -> list[str]:
-    """``file: line`` for every secret line found in any text file under ``folder``."""
-    found = []
-    for path in folder.rglob("*"):
-        if VENDORED in path.relative_to(folder).as_posix():
-            continue
-        if path.is_file() and path.suffix in (".html", ".ipynb", ".js", ".txt", ".md", ".py", ".json"):
-            text = readable_text(path)
-            found += [f"{path.relative_to(folder)}: {line}" for line in secrets if line in text]
-    return found
 
 
 def test_the_leak_finder_finds_a_solution_in_highlighted_html_and_notebooks(tmp_path):
@@ -176,6 +97,15 @@ def test_nbgrader_generate_assignment_gives_the_student_cells(tmp_path):
     assert [c.source for c in release.cells] == [c.source for c in ours.cells]
 
 
+# --- nothing a student keeps needs what the edition takes out -----------------------------------
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_kept_cell_of_a_chapter_needs_removed_solution_code(path):
+    """The student notebook runs top to bottom: no kept cell uses a name that only removed code
+    binds (each exercise's placeholder failing its check is tests/test_exercises.py's part)."""
+    assert assign.lost_names(nbformat.read(path, as_version=4), path.name) == []
+
+
 # --- grading with the checks ---------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -244,49 +174,3 @@ def test_a_student_book_builds_without_any_solution_in_pages_or_sources(tmp_path
     download = site / "_sources" / "book" / "09_test.ipynb"
     assert "raise NotImplementedError" in download.read_text()
     assert leaks(site, secret_lines([nbformat.read(source / "book" / "09_test.ipynb", as_version=4)])) == []
-
-
-@pytest.mark.slow
-def test_the_student_edition_runs_from_a_colab_like_start_and_builds(tmp_path, monkeypatch):
-    """Every chapter's student edition, executed once from a Colab-like start, then built.
-
-    One execution serves two checks: a learner's "Open in Colab" (tests/colab_like.py: the
-    set-up cell installs the package, each chapter runs with no ``src/`` beside it) and the
-    student edition (it runs top to bottom, each check raising on its placeholder, and no
-    solution shows anywhere). The HTML edition is then built from these executed notebooks
-    with ``execute_notebooks: off``; `make student` builds the same pages executing them itself.
-    The teachers' chapters are executed once per test run, by the book build of tests/browser.
-    """
-    out = tmp_path / "_student"
-    assert assign.main(["--book", str(ROOT), str(out)]) == 0
-    students = sorted((out / "book").glob("*.ipynb"))
-    assert [p.name for p in students] == [p.name for p in CHAPTERS]
-    executed = colab_like.run_chapters(students, tmp_path / "colab", monkeypatch)
-    for path in students:
-        _only_placeholders_raise(executed[path.stem], path.stem)
-        nbformat.write(executed[path.stem], path)
-    config = yaml.safe_load((out / "_config.yml").read_text())
-    config["execute"]["execute_notebooks"] = "off"
-    (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    result = _build(out, timeout=900)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    site = out / "_build" / "html"
-    assert [p.stem for p in CHAPTERS if not (site / "book" / f"{p.stem}.html").is_file()] == []
-    assert leaks(site, secret_lines([nbformat.read(p, as_version=4) for p in CHAPTERS])) == []
-
-
-def _only_placeholders_raise(nb, chapter: str) -> None:
-    """Exercise cells raise only because of a placeholder, and every check ran on one."""
-    found = assign.exercises(nb, chapter)
-    checks = {e.check for e in found if e.check is not None}
-    exercise_cells = checks | {i for e in found for i in e.solution_cells}
-    errors = _errors(nb)
-    for index, name, value in errors:
-        if index in exercise_cells:  # NotImplementedError, or the check's NotImplementedYet
-            assert name in {"NotImplementedYet", "NotImplementedError"}, \
-                f"{chapter} cell {index}: {name}: {value}"
-        else:  # nbclient stopped at any other error unless the author tagged it
-            assert "raises-exception" in nb.cells[index].metadata.get("tags", []), \
-                f"{chapter} cell {index}: {name}"
-    # ... and the notebook went top to bottom: no check passed, none was skipped.
-    assert checks <= {e[0] for e in errors}, f"{chapter}: a check passed or did not run"

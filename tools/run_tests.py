@@ -1,12 +1,12 @@
 """The whole test suite in two lanes that run side by side on the two cores (`make test`).
 
-- lane "book": the tests that build the book (tests/browser/: one offline build of the whole
-  book, every chapter executed once, shared by the browser, link, ledger and page tests);
-- lane "rest": everything else, including the student edition of every chapter executed once
-  from a Colab-like start (tests/test_student_edition.py, tests/colab_like.py).
+- lane "book": the tests that need the whole book's build (tests/browser/: one offline build,
+  every chapter executed once from a Colab-like start, shared by the browser, link, ledger,
+  page, Colab-start and student-edition tests; the student edition reuses its outputs);
+- lane "rest": everything else: unit tests, small books, the browser checks' own small book.
 
-Each lane executes the chapters once. The book lane is mostly one process; the rest lane
-runs two workers, so the cores stay busy until both lanes are done. The "rest" lane prints as it
+The chapters are executed once per run, in the book lane, which is mostly one process; the rest
+lane runs two workers, longest files first, so the cores stay busy until both lanes are done. The "rest" lane prints as it
 goes; the "book" lane's output follows when it is done. The last line adds both up, and the
 exit status is non-zero if either lane failed. Extra arguments go to both pytest runs.
 """
@@ -23,11 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # browser checks' own small book (test_checks_can_fail.py) runs in the rest lane: the book lane
 # is the longer one.
 BOOK_LANE = [f"tests/browser/{name}.py" for name in (
-    "test_browser", "test_claims_ledger", "test_convolution_view", "test_links", "test_page_size",
-    "test_published_weights", "test_whole_book")]
+    "test_browser", "test_claims_ledger", "test_colab_start", "test_convolution_view", "test_links",
+    "test_page_size", "test_published_weights", "test_student_pages", "test_whole_book")]
 # The rest lane spreads its files over both cores (pytest-xdist, one file per worker so a module's
 # fixtures are made once): the book lane is one build most of the time, and leaves a core idle.
-REST_LANE_WORKERS = ["-n", "2", "--dist", "loadfile"]
+# Files go to the workers in collection order (tests/conftest.py puts the longest first), not
+# xdist's default of the files with most tests first: a long file started last ends the lane late.
+REST_LANE_WORKERS = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
 
 

@@ -1,4 +1,5 @@
-"""One offline build of the book per test session, shared by the browser, link and page-size tests.
+"""One offline build of the book per test session, shared by the browser, link, page-size,
+Colab-start and student-edition tests. Its chapters run in a Colab-like kernel.
 
 Set COURSE_BOOK_HTML to the `_build/html` folder of an earlier offline build to reuse it (handy
 while editing these tests; `make test` always builds afresh). Screenshots and the page-size
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from . import featurebook
-from sitetools import htmlbook
+from sitetools import colab_like, htmlbook
 
 ROOT = htmlbook.ROOT
 
@@ -25,12 +26,19 @@ def browser_setup() -> None:
 
 
 @pytest.fixture(scope="session")
-def book_html(browser_setup, tmp_path_factory) -> Path:
-    """The whole book, every chapter executed, built with MathJax and widgets served locally."""
+def colab_start(tmp_path_factory) -> colab_like.ColabStart:
+    """The Colab-like environment the book's chapters run in (sitetools/colab_like.py)."""
+    return colab_like.start(tmp_path_factory.mktemp("colab"))
+
+
+@pytest.fixture(scope="session")
+def book_html(browser_setup, colab_start, tmp_path_factory) -> Path:
+    """The whole book, every chapter executed from a Colab-like start, built with MathJax and
+    widgets served locally: the one execution of the chapters in a test run."""
     reuse = os.environ.get("COURSE_BOOK_HTML")
     if reuse:
         return Path(reuse)
-    return htmlbook.build_book(ROOT, tmp_path_factory.mktemp("book"))
+    return htmlbook.build_book(ROOT, tmp_path_factory.mktemp("book"), colab=colab_start)
 
 
 @pytest.fixture(scope="session")

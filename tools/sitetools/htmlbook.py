@@ -26,6 +26,7 @@ from typing import Iterator
 
 import yaml
 
+from sitetools import colab_like
 import offline_static  # tools/offline_static.py: the front-end scripts the book serves itself
 from bookcheck import SMALLEST_TEXT_PT  # tools/bookcheck.py: the one place for the figure rule
 
@@ -78,36 +79,41 @@ def copy_config_files(root: Path) -> None:
             shutil.copy2(source, target)
 
 
-def write_test_config(config: Path, workdir: Path) -> Path:
+def write_test_config(config: Path, workdir: Path, kernel: str | None = None) -> Path:
     """A copy of the book's `config` in `workdir` for the tests' build; returns its path.
 
     The book already serves MathJax and the widget scripts itself (tools/offline_static.py);
-    the tests' build only checks the claims on fewer seeds.
+    the tests' build only checks the claims on fewer seeds and, given a `kernel` name, runs
+    every notebook in that kernel.
     """
     settings = yaml.safe_load(config.read_text())
     sphinx_config = settings.setdefault("sphinx", {}).setdefault("config", {})
     # The claims' other seeds retrain every model twice more (most of a fresh clone's build time):
     # `make book` checks them, and tests/test_book.py checks that mechanism on a small book.
     sphinx_config["claim_seeds"] = list(CLAIM_SEEDS)
+    if kernel:
+        sphinx_config["nb_kernel_rgx_aliases"] = {".*": kernel}
     path = workdir / "_config_test.yml"
     path.write_text(yaml.safe_dump(settings, sort_keys=False))
     return path
 
 
-def build_book(source: Path, out: Path, timeout: int = 1500) -> Path:
+def build_book(source: Path, out: Path, timeout: int = 1500,
+               colab: colab_like.ColabStart | None = None) -> Path:
     """Build the book in `source` with the offline config into `out`; return the HTML folder.
 
-    Every notebook is executed (`--all`, and `execute_notebooks: force` in the config).
+    Every notebook is executed (`--all`, and `execute_notebooks: force` in the config), in the
+    Colab-like kernel of `colab` when given (colab_like.py), else in this environment's.
     Raises RuntimeError with the end of the build log when the build fails.
     """
     out.mkdir(parents=True, exist_ok=True)
     offline_static.build(source / "book" / "_static" / "offline")
-    config = write_test_config(source / "_config.yml", out)
+    config = write_test_config(source / "_config.yml", out, colab_like.KERNEL_NAME if colab else None)
     command = [str(JUPYTER_BOOK), "build", "--all", "-W", "--keep-going",
                "--config", str(config), "--path-output", str(out), str(source)]
     # The kernels inherit this environment. MPLBACKEND (set to Agg for the tests themselves) would
     # make ipykernel skip its inline backend, and every figure would silently vanish from the book.
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env = {k: v for k, v in (colab.environ() if colab else os.environ).items() if k != "MPLBACKEND"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"book build failed ({' '.join(command)}):\n"

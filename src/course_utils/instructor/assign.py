@@ -3,7 +3,9 @@
 Usage::
 
     python -m course_utils.instructor.assign SOURCE_DIR OUT_DIR     # every *.ipynb in SOURCE_DIR
-    python -m course_utils.instructor.assign --book ROOT OUT_ROOT   # a whole book (make student)
+    python -m course_utils.instructor.assign --book ROOT OUT_ROOT   # a whole book
+    python -m course_utils.instructor.assign --book . _student --outputs-from _build/jupyter_execute
+                                                          # ... with the book's outputs (make student)
     python -m course_utils.instructor.assign --nbgrader SOURCE_DIR OUT_DIR  # nbgrader's source/
 
 What a student notebook is (the exercise format is in CONTRIBUTING.md):
@@ -18,7 +20,11 @@ What a student notebook is (the exercise format is in CONTRIBUTING.md):
   bottom by nbclient or jupyter-book, the notebook goes through to the end, each unsolved check
   showing "... is not implemented yet. Hint: ...". In Jupyter or Colab, "Run all" stops at the
   first unsolved check with that message, by design: the learner is at the next exercise;
-- outputs are cleared; prose, other code, the Colab set-up cell and metadata are kept.
+- outputs are cleared; prose, other code, the Colab set-up cell and metadata are kept. With
+  ``--outputs-from`` (the book build's ``_build/jupyter_execute``) the outputs of every cell the
+  student edition keeps unchanged come from the book's own execution instead, so the student
+  pages need no second execution (``make student``); `lost_names` checks that no kept cell
+  needs what the edition takes out.
 
 It never writes into the source folder, and it refuses (``MarkerError``, exit status 1) a
 notebook whose markers are unbalanced, naming the file and the cell.
@@ -26,7 +32,9 @@ notebook whose markers are unbalanced, naming the file and the cell.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
+import functools
 import re
 import shutil
 import sys
@@ -211,10 +219,13 @@ def _add_tag(cell: NotebookNode, tag: str) -> None:
         tags.append(tag)
 
 
-def student_notebook(nb: NotebookNode, name: str = "notebook", stub: Stub = default_stub, clear: bool = True) -> NotebookNode:
+def student_notebook(nb: NotebookNode, name: str = "notebook", stub: Stub = default_stub, clear: bool = True,
+                     keep_outputs: bool = False) -> NotebookNode:
     """The student version of ``nb`` (a new notebook; ``nb`` is left as it was).
 
     ``clear=False`` keeps the code between the markers (the layout nbgrader's source wants).
+    ``keep_outputs=True`` keeps the outputs of the code cells it leaves unchanged (not the
+    exercises' placeholders and checks, whose student outputs differ).
     """
     nb = copy.deepcopy(nb)
     drop: set[int] = set()
@@ -230,12 +241,15 @@ def student_notebook(nb: NotebookNode, name: str = "notebook", stub: Stub = defa
         where = _where(name, index, cell)
         if cell.cell_type == "code":
             cleared, indents = clear_solutions(cell.source, where, stub)  # also validates the markers
+            unchanged = cleared == cell.source
             cell.source = cleared if clear else cell.source
-            cell.outputs, cell.execution_count = [], None
-            cell.metadata.pop("execution", None)
             # A top-level placeholder raises when the cell runs; a check raises until solved.
-            if "" in indents or index in checks or CHECKS_CALL.search(cell.source):
+            raises = "" in indents or index in checks or CHECKS_CALL.search(cell.source)
+            if raises:
                 _add_tag(cell, "raises-exception")
+            if not (keep_outputs and unchanged and not raises):
+                cell.outputs, cell.execution_count = [], None
+                cell.metadata.pop("execution", None)
         elif cell.cell_type == "markdown":
             cell.source = _remove_solution_blocks(cell.source, where)
             if any(l.strip() in (BEGIN, END) for l in cell.source.split("\n")):
@@ -245,6 +259,55 @@ def student_notebook(nb: NotebookNode, name: str = "notebook", stub: Stub = defa
         kept.append(cell)
     nb.cells = kept
     return nb
+
+
+def _python(source: str) -> ast.Module:
+    """A code cell's source as Python, IPython's ``%magic`` and ``!shell`` lines read as ``pass``."""
+    lines = [line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+             else line for line in source.split("\n")]
+    return ast.parse("\n".join(lines))
+
+
+def _bound(source: str) -> set[str]:
+    """The names a cell binds at its top level (assignments, imports, def, class, for, with)."""
+    names = set()
+    for node in _python(source).body:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.add(sub.id)
+            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub is node:
+                names.add(sub.name)
+            elif isinstance(sub, ast.alias):
+                names.add((sub.asname or sub.name).split(".")[0])
+    return names
+
+
+def lost_names(nb: NotebookNode, name: str = "notebook") -> list[str]:
+    """Kept cells of the student edition that use a name only the removed solution code binds.
+
+    Such a cell would fail in a student's notebook. Read from the code, not by running it: a
+    name bound by a dropped demonstration cell, or by a top-level solution region, and used by
+    a later cell that the edition keeps, with no kept cell binding it.
+    """
+    student = student_notebook(nb, name)
+    kept = {cell.source for cell in student.cells if cell.cell_type == "code"}
+    kept_bound = set().union(*(_bound(source) for source in kept))
+    removed: dict[str, int] = {}
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.source in kept:  # the student edition has this cell as it is
+            used = {n.id for n in ast.walk(_python(cell.source)) if isinstance(n, ast.Name)}
+            problems += [f"{name}: cell {index} uses {lost!r}, which only cell {removed[lost]} "
+                         "binds, and the student edition takes that code out"
+                         for lost in sorted(used & set(removed))]
+            continue
+        cleared, _ = clear_solutions(cell.source, _where(name, index, cell))
+        still_bound = _bound(cleared) if cleared != cell.source else set()  # a placeholder's def
+        for lost in _bound(cell.source) - still_bound - kept_bound:
+            removed.setdefault(lost, index)
+    return problems
 
 
 def nbgrader_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
@@ -269,10 +332,24 @@ def nbgrader_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
 
 # --- folders and whole books ---------------------------------------------------------------------
 
-def assign_dir(source: Path, out: Path, edition: Callable[[NotebookNode, str], NotebookNode] = student_notebook) -> list[Path]:
+def _executed_copy(path: Path, executed: Path) -> NotebookNode:
+    """The executed copy of the notebook ``path`` in the folder ``executed``, checked to match it."""
+    copy_path = executed / path.name
+    if not copy_path.is_file():
+        raise MarkerError(f"no executed copy of {path} in {executed}: build the book first (make book)")
+    source, ran = nbformat.read(path, as_version=4), nbformat.read(copy_path, as_version=4)
+    if [c.source for c in source.cells] != [c.source for c in ran.cells]:
+        raise MarkerError(f"{copy_path} was executed from another version of {path}: build the book again")
+    return ran
+
+
+def assign_dir(source: Path, out: Path, edition: Callable[[NotebookNode, str], NotebookNode] = student_notebook,
+               executed: Path | None = None) -> list[Path]:
     """Write the ``edition`` (student by default) of every notebook in ``source`` to ``out``; copy its other files.
 
-    Every notebook is processed before anything is written, so a refusal writes nothing.
+    With ``executed`` (a folder of the same notebooks, executed), the student edition keeps
+    their outputs wherever it keeps a cell unchanged. Every notebook is processed before
+    anything is written, so a refusal writes nothing.
     """
     source, out = Path(source), Path(out)
     if not source.is_dir():
@@ -280,8 +357,11 @@ def assign_dir(source: Path, out: Path, edition: Callable[[NotebookNode, str], N
     if out.resolve() == source.resolve():
         raise MarkerError(f"OUT_DIR must differ from SOURCE_DIR ({source}): the source is never modified")
     students = {}
+    if executed is not None:
+        edition = functools.partial(edition, keep_outputs=True)
     for path in sorted(source.glob("*.ipynb")):
-        students[path.name] = edition(nbformat.read(path, as_version=4), str(path))
+        nb = _executed_copy(path, executed) if executed else nbformat.read(path, as_version=4)
+        students[path.name] = edition(nb, str(path))
     out.mkdir(parents=True, exist_ok=True)
     for item in sorted(source.iterdir()):
         if item.name.startswith(".") or item.name == "__pycache__" or item.suffix == ".ipynb" or item.resolve() == out.resolve():
@@ -294,7 +374,7 @@ def assign_dir(source: Path, out: Path, edition: Callable[[NotebookNode, str], N
     return written
 
 
-def student_config(config_text: str, branch: str | None = None) -> str:
+def student_config(config_text: str, branch: str | None = None, executed: bool = False) -> str:
     """The book's ``_config.yml`` for the student edition.
 
     Launch buttons would open the notebooks *with* solutions from the repository, so they are
@@ -302,7 +382,8 @@ def student_config(config_text: str, branch: str | None = None) -> str:
     claims are not checked on other seeds again (``claim_seeds: []``): the book's build did
     that, and a student notebook stops at its first unsolved exercise. The API reference keeps
     its docstrings but not its source pages (``sphinx.ext.viewcode``), which would show the
-    exercise checks' reference answers.
+    exercise checks' reference answers. With ``executed`` the notebooks already hold the
+    book's outputs, and the edition is built without executing them again.
     """
     import yaml  # comes with jupyter-book; only instructors run this
 
@@ -310,6 +391,8 @@ def student_config(config_text: str, branch: str | None = None) -> str:
     config["title"] = f"{config.get('title', 'Book')} (student edition)"
     sphinx = config.setdefault("sphinx", {}).setdefault("config", {})
     sphinx["claim_seeds"] = []
+    if executed:
+        config.setdefault("execute", {})["execute_notebooks"] = "off"
     # The API reference's "[source]" pages would show the checks' reference answers.
     extensions = config["sphinx"].get("extra_extensions", [])
     config["sphinx"]["extra_extensions"] = [e for e in extensions if e != "sphinx.ext.viewcode"]
@@ -323,16 +406,21 @@ def student_config(config_text: str, branch: str | None = None) -> str:
     return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
-def assign_book(root: Path, out_root: Path, branch: str | None = None) -> list[Path]:
-    """A whole student book in ``out_root``: config, table of contents, student notebooks."""
+def assign_book(root: Path, out_root: Path, branch: str | None = None, executed: Path | None = None) -> list[Path]:
+    """A whole student book in ``out_root``: config, table of contents, student notebooks.
+
+    ``executed``: the book build's ``_build/jupyter_execute``, whose outputs the pages reuse.
+    """
     root, out_root = Path(root), Path(out_root)
     files = re.findall(r"(?:file|root):\s*(\S+)", (root / "_toc.yml").read_text())
     folders = sorted({str(Path(f).parent) for f in files})
     written = []
     for folder in folders:
-        written += assign_dir(root / folder, out_root / folder)
+        written += assign_dir(root / folder, out_root / folder,
+                              executed=executed / folder if executed else None)
     (out_root / "_toc.yml").write_text((root / "_toc.yml").read_text())
-    (out_root / "_config.yml").write_text(student_config((root / "_config.yml").read_text(), branch))
+    config = student_config((root / "_config.yml").read_text(), branch, executed is not None)
+    (out_root / "_config.yml").write_text(config)
     return written
 
 
@@ -342,14 +430,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="where the student edition goes")
     parser.add_argument("--book", action="store_true", help="SOURCE is a Jupyter Book root: also write _config.yml and _toc.yml")
     parser.add_argument("--branch", help="with --book: keep the launch buttons, pointing at this branch of student notebooks")
+    parser.add_argument("--outputs-from", type=Path, metavar="EXECUTED",
+                        help="with --book: the book build's _build/jupyter_execute; the student pages "
+                        "keep its outputs and are built without executing the notebooks again")
     parser.add_argument("--nbgrader", action="store_true",
                         help="write nbgrader's source notebooks instead: solutions kept, cells marked for nbgrader")
     args = parser.parse_args(argv)
     if args.book and args.nbgrader:
         parser.error("--nbgrader works on a folder of notebooks, not with --book")
+    if args.outputs_from and not args.book:
+        parser.error("--outputs-from needs --book")
     try:
         if args.book:
-            written = assign_book(args.source, args.out, args.branch)
+            written = assign_book(args.source, args.out, args.branch, args.outputs_from)
         else:
             written = assign_dir(args.source, args.out, nbgrader_notebook if args.nbgrader else student_notebook)
     except MarkerError as err:

@@ -1,0 +1,246 @@
+"""A Colab-like start, reproduced as closely as this machine allows; the tests' book runs in it.
+
+- a virtual environment (no system site-packages) holding only what Colab preinstalls that the
+  book uses, at the versions of requirements.txt: torch, torchvision, numpy, matplotlib,
+  ipywidgets, scikit-learn, plus ipykernel to run a kernel. It is made once and kept in
+  ``~/.cache/course_utils/colab-venv-<hash of the pins>`` (or ``$COURSE_UTILS_COLAB_VENV``);
+  pip takes the wheels from its cache or local index, so torch is not downloaded again. Before
+  each run it is put back to exactly that state (whatever a previous run installed is removed);
+- the repository as it is now (working tree, uncommitted files included) committed to a
+  throw-away clone, at a branch named like ``colab.BOOK_REF``; git is told to fetch
+  ``colab.REPOSITORY_URL`` from that clone (``url.<clone>.insteadOf``), so the set-up cell runs
+  unchanged, its real ``%pip install "course-utils @ git+https://...@main"`` included;
+- ``google.colab`` is faked by an IPython start-up file, so the set-up cell believes it is on
+  Colab; the package's own dependencies install at the versions requirements.txt pins
+  (``PIP_CONSTRAINT``), the ones the book's offline widget scripts were taken from.
+
+`start` prepares all of it and returns a :class:`ColabStart`. The tests' book build
+(`htmlbook.build_book(..., colab=start)`) runs every chapter in that kernel: the first chapter's
+set-up cell installs the package from the git URL, the later ones find it. `installed_problems`
+then says whether that install was the one a learner gets (this working tree's commit, through
+the git URL, Colab's torch kept), and `setup_cell_reinstalls` whether a set-up cell run again
+installs anything. Trained zoo models are shared with the rest of the tests
+(``$COURSE_UTILS_CACHE``): on Colab they train on first use, here that would repeat work.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+import course_utils
+from course_utils.teaching import colab
+
+ROOT = Path(__file__).resolve().parents[2]
+COLAB_PREINSTALLED = ["torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "scikit-learn",
+                      "ipykernel"]
+KERNEL_NAME = "colab-like"
+_PIN = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s#;]+)")
+
+
+def requirement_pins() -> dict[str, str]:
+    """``{name: version}`` of every ``name==version`` line of requirements.txt."""
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return {m[1].lower(): m[2] for m in map(_PIN.match, lines) if m}
+
+
+def colab_pins() -> list[str]:
+    """``name==version`` for each Colab package, taken from requirements.txt."""
+    pins = requirement_pins()
+    missing = [name for name in COLAB_PREINSTALLED if name not in pins]
+    if missing:
+        raise ValueError(f"requirements.txt pins no version for {missing}")
+    return [f"{name}=={pins[name]}" for name in COLAB_PREINSTALLED]
+
+
+def _pip(python: Path, *args: str, timeout: int = 1800) -> str:
+    result = subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True,
+                            timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"pip {' '.join(args)} failed:\n{result.stdout[-3000:]}\n"
+                           f"{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def installed(python: Path) -> dict[str, str]:
+    """``{normalised name: version}`` of every distribution in the environment."""
+    listing = json.loads(_pip(python, "list", "--format=json", "--disable-pip-version-check"))
+    return {re.sub(r"[-_.]+", "-", d["name"].lower()): d["version"] for d in listing}
+
+
+def colab_venv() -> Path:
+    """The base environment (created on first use, then reused), back in its pristine state."""
+    pins = colab_pins()
+    digest = hashlib.sha256(json.dumps([pins, sys.version]).encode()).hexdigest()[:12]
+    default = Path.home() / ".cache" / "course_utils" / f"colab-venv-{digest}"
+    venv = Path(os.environ.get("COURSE_UTILS_COLAB_VENV", default))
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    python = venv / "bin" / "python"
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one creator at a time (parallel test runs)
+        if not (venv / "baseline.json").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            base_python = getattr(sys, "_base_executable", sys.executable)
+            subprocess.run([base_python, "-m", "venv", str(venv)], check=True, timeout=300)
+            _pip(python, "install", "--quiet", *pins)  # pip's cache / local index: no re-download
+            (venv / "baseline.json").write_text(json.dumps(installed(python), indent=1))
+        baseline = json.loads((venv / "baseline.json").read_text())
+        extra = sorted(set(installed(python)) - set(baseline))
+        if extra:
+            _pip(python, "uninstall", "--yes", "--quiet", *extra)
+    return venv
+
+
+def repository_clone(folder: Path) -> tuple[Path, str, str]:
+    """A git repository of the working tree as it is now: (its path, branch, commit).
+
+    The branch is named ``colab.BOOK_REF``, so the set-up cell's git URL finds it.
+    """
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    clone = folder / "repository"
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    git = ["git", "-C", str(clone), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    subprocess.run(["git", "init", "--quiet", str(clone)], check=True)
+    subprocess.run(git + ["add", "--all"], check=True)
+    subprocess.run(git + ["commit", "--quiet", "--no-verify", "-m", "working tree"], check=True)
+    ref = colab.BOOK_REF
+    if re.fullmatch(r"[0-9a-f]{7,40}", ref):
+        raise ValueError(f"BOOK_REF is the commit {ref}: the working tree cannot be installed "
+                         "under that name")
+    subprocess.run(git + ["branch", "--force", ref], check=True)
+    head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    return clone, ref, head.stdout.strip()
+
+
+@dataclass
+class ColabStart:
+    """A Colab-like kernel, ready to run chapters (see the module docstring)."""
+
+    venv: Path
+    clone: Path
+    ref: str
+    head: str                    # the clone's commit: the set-up cell must install this one
+    jupyter_path: Path           # holds the kernel spec KERNEL_NAME
+    before: dict[str, str]       # what the environment held before any chapter ran
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    def environ(self) -> dict[str, str]:
+        """This process's environment with the kernel spec findable (for a build or nbclient)."""
+        return {**os.environ, "JUPYTER_PATH": str(self.jupyter_path)}
+
+
+def _kernel_env(folder: Path, venv: Path, clone: Path) -> dict[str, str]:
+    """The kernel's environment: the clean venv, a fake Colab, the git URL sent to the clone."""
+    startup = folder / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-fake-colab.py").write_text(
+        "import sys, types\n"
+        "# What the set-up cell looks for: on Colab this module is always imported.\n"
+        "sys.modules.setdefault('google', types.ModuleType('google'))\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')\n")
+    gitconfig = folder / "gitconfig"
+    gitconfig.write_text(f'[url "file://{clone}"]\n\tinsteadOf = {colab.REPOSITORY_URL}\n'
+                         "[protocol \"file\"]\n\tallow = always\n")
+    constraints = folder / "constraints.txt"
+    constraints.write_text("".join(f"{n}=={v}\n" for n, v in requirement_pins().items()))
+    return {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+        "PYTHONPATH": "",
+        "IPYTHONDIR": str(folder / "ipython"),
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "PIP_CONSTRAINT": str(constraints),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "COURSE_UTILS_CACHE": os.environ.get("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache")),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        # On Colab the zoo would fetch the published weights; here nothing goes to the web.
+        "COURSE_UTILS_WEIGHTS_URL": "off",
+    }
+
+
+def start(folder: Path) -> ColabStart:
+    """The Colab-like environment, its clone of the working tree and its kernel spec, in ``folder``."""
+    venv = colab_venv()
+    clone, ref, head = repository_clone(folder)
+    spec = folder / "jupyter" / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(venv / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Colab-like", "language": "python",
+        "env": _kernel_env(folder, venv, clone)}))
+    before = installed(venv / "bin" / "python")
+    if "course-utils" in before:
+        raise RuntimeError(f"{venv} already holds course-utils: the set-up cell would not install it")
+    return ColabStart(venv, clone, ref, head, folder / "jupyter", before)
+
+
+def run_cell(start: ColabStart, code: str, folder: Path) -> str:
+    """Run ``code`` as one cell in the Colab-like kernel; return what it printed."""
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(start.jupyter_path)  # where nbclient finds the kernel
+    try:
+        NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=300,
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    finally:
+        if saved is None:
+            del os.environ["JUPYTER_PATH"]
+        else:
+            os.environ["JUPYTER_PATH"] = saved
+    return "".join(o.get("text", "") for o in nb.cells[0].outputs)
+
+
+def _dist_info(venv: Path) -> Path | None:
+    found = sorted(venv.glob("lib/python*/site-packages/course_utils-*.dist-info"))
+    return found[0] if found else None
+
+
+def installed_problems(start: ColabStart) -> list[str]:
+    """What is wrong with the package the set-up cells installed (empty when all is right)."""
+    dist = _dist_info(start.venv)
+    if dist is None:
+        return ["no set-up cell installed course_utils"]
+    problems = []
+    origin = json.loads((dist / "direct_url.json").read_text())
+    vcs = origin.get("vcs_info", {})
+    if (origin.get("url"), vcs.get("requested_revision"), vcs.get("commit_id")) != (
+            colab.REPOSITORY_URL, start.ref, start.head):
+        problems.append(f"installed from {origin}, not {colab.REPOSITORY_URL}@{start.ref} "
+                        f"at the working tree's commit {start.head}")
+    after = installed(start.python)
+    if after.get("course-utils") != course_utils.__version__:
+        problems.append(f"course-utils {after.get('course-utils')} installed, this tree is "
+                        f"{course_utils.__version__}")
+    for name in COLAB_PREINSTALLED:  # "keeps Colab's torch": nothing preinstalled replaced
+        if after.get(name) != start.before[name]:
+            problems.append(f"installing the package changed {name}: {start.before[name]} -> "
+                            f"{after.get(name)}")
+    return problems
+
+
+def setup_cell_reinstalls(start: ColabStart, folder: Path) -> bool:
+    """Run the chapters' set-up cell once more: does it install the package again?"""
+    dist = _dist_info(start.venv)
+    stamp = dist.stat().st_mtime_ns if dist else None
+    run_cell(start, colab.setup_cell_source(), folder)
+    dist = _dist_info(start.venv)
+    return dist is None or dist.stat().st_mtime_ns != stamp
