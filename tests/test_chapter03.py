@@ -139,6 +139,31 @@ def test_check_best_patch():
         ch03.check_best_patch(lambda kernel, norm: norm * kernel / kernel.abs().max())
 
 
+def test_check_snr():
+    def snr(response, signal, background):
+        rest = response[background]
+        return ((response[signal].mean() - rest.mean()) / rest.std(unbiased=False)).item()
+    ch03.check_snr(snr)
+    def bessel(response, signal, background):               # torch's default std divides by n - 1
+        rest = response[background]
+        return ((response[signal].mean() - rest.mean()) / rest.std()).item()
+    def no_offset(response, signal, background):            # forgot the background's mean
+        return (response[signal].mean() / response[background].std(unbiased=False)).item()
+    def whole_map(response, signal, background):            # the spread of the whole map
+        rest = response[background]
+        return ((response[signal].mean() - rest.mean()) / response.std(unbiased=False)).item()
+    def ignores_background(response, signal, background):   # background = everything else
+        rest = response[~signal]
+        return ((response[signal].mean() - rest.mean()) / rest.std(unbiased=False)).item()
+    for wrong in (bessel, no_offset, whole_map, ignores_background):
+        with pytest.raises(CheckFailed, match="wrong"):
+            ch03.check_snr(wrong)
+    def snr(response, signal, background):
+        raise NotImplementedError("hint")
+    with pytest.raises(NotImplementedYet, match="not implemented"):
+        ch03.check_snr(snr)
+
+
 # --- the notebook ---------------------------------------------------------------------------
 
 def _cells():

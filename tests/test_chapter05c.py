@@ -1,14 +1,11 @@
-"""Chapter 5c (universality): the package functions it relies on, its exercise checks, its seeds.
+"""Chapter 5c (universality): the package functions it relies on and its exercise checks.
 
 The chapter's measured claims (CKA across seeds, unit matching, architectures, digits vs photos)
 are `claims.claim(...)` lines in the notebook, checked by every book build; they are not
-recomputed here. What stays: the orientation and smoothness measures against known filters, the
-exercise checks against typical mistakes, and that every zoo model of the chapter follows SEED.
+recomputed here. What stays: the orientation and smoothness measures against known filters and the
+exercise checks against typical mistakes (that its models follow SEED: tests/test_replication.py).
 """
-import json
 import math
-import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,8 +13,6 @@ import torch
 from course_utils.data import synthetic
 from course_utils.interp import filters
 from course_utils.teaching.checks import CheckFailed, ch05c
-
-NOTEBOOK = Path(__file__).resolve().parent.parent / "book" / "05c_universality.ipynb"
 
 
 # ----------------------------------------------------------------------------- filters
@@ -95,18 +90,3 @@ def _greedy_pairs(corr):
 def test_exercise_checks_reject_the_typical_mistake(check, mistake):
     with pytest.raises(CheckFailed):
         check(mistake)
-
-
-# ----------------------------------------------------------------------------- seeds
-def test_every_zoo_model_of_the_chapter_follows_SEED():
-    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
-    tagged = [i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", [])]
-    assert len(tagged) == 1, "one code cell tagged 'parameters'"
-    code = ["".join(c["source"]) for c in cells]
-    assert code[tagged[0]].strip() == "SEED = 0"
-    assert "import" in code[tagged[0] - 1], "the parameters cell follows the imports cell"
-    text = "\n".join(code)
-    assert "zoo.pretrained" in text and "zoo.untrained" in text
-    # No zoo model with a typed seed: seeds are SEED, SEED + k or names derived from them.
-    typed = re.findall(r"zoo\.(?:pretrained|untrained)\([^)]*(?:seed=|\", )\d", text)
-    assert not typed, typed

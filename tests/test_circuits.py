@@ -229,3 +229,28 @@ def test_net_input_similarity_is_the_cosine_of_summed_maps(model):
     with torch.no_grad():
         edited.conv3.weight[1] = -2.0 * edited.conv3.weight[0]   # same inputs, opposite signs
     assert circuits.net_input_similarity(edited, "conv3")[0, 1] == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_arc_detector_is_a_bank_of_matched_filters_that_peak_where_built():
+    angles = synthetic.angle_grid(8)
+    detector = tuning.arc_detector(6.0, angles)
+    weight = detector.conv.weight
+    assert weight.shape == (8, 1, 15, 15) and not weight.requires_grad
+    assert torch.allclose(weight.sum((1, 2, 3)), torch.zeros(8), atol=1e-5)      # zero mean
+    assert torch.allclose(weight.flatten(1).norm(dim=1), torch.ones(8), atol=1e-5)
+    images = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    reference = F.conv2d(images, weight, padding=7)                                 # torch's own op
+    assert torch.allclose(record(detector, images, "conv")["conv"], reference, atol=1e-5)
+    assert torch.allclose(detector(torch.full((1, 1, 32, 32), 0.7))[..., 7:-7, 7:-7],
+                          torch.zeros(1, 8, 18, 18), atol=1e-5)                     # uniform -> 0
+    for radius in (6.0, 10.0):           # each filter answers the arc it was built for the most
+        arcs = tuning.curve_tuning(tuning.arc_detector(radius, angles), "conv", radius, angles)
+        assert torch.equal(arcs.arc.argmax(0), torch.arange(8))
+        assert (arcs.index > 0).all()                       # and arcs more than straight lines
+    lines = tuning.curve_tuning(tuning.arc_detector(float("inf"), angles), "conv", 6.0, angles)
+    assert (lines.index < 0).all()                          # radius inf: a line detector
+    before = torch.get_rng_state()
+    tuning.arc_detector(6.0, angles)
+    assert torch.equal(torch.get_rng_state(), before)       # building one draws no random numbers
+    with pytest.raises(ValueError, match="odd and at least 3, got 4"):
+        tuning.arc_detector(6.0, angles, kernel_size=4)

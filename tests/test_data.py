@@ -47,6 +47,18 @@ def test_unknown_dataset_lists_valid_names():
         loaders.load_dataset("imagenet")
 
 
+def test_shuffled_labels_keep_images_and_counts_and_break_the_link():
+    plain = loaders.load_dataset("mnist_subset", split="all")
+    shuffled = loaders.load_dataset("mnist_subset", split="all", shuffle_labels_seed=0)
+    assert torch.equal(shuffled.images, plain.images)
+    assert torch.equal(torch.bincount(shuffled.labels), torch.bincount(plain.labels))
+    assert (shuffled.labels == plain.labels).float().mean() < 0.15   # chance is 0.1
+    again = loaders.load_dataset("mnist_subset", split="all", shuffle_labels_seed=0)
+    other = loaders.load_dataset("mnist_subset", split="all", shuffle_labels_seed=1)
+    assert torch.equal(again.labels, shuffled.labels)
+    assert not torch.equal(other.labels, shuffled.labels)
+
+
 @pytest.mark.parametrize("name", ["lines", "edges", "lines_vs_arcs", "arcs_among_lines", "shapes", "gratings"])
 def test_synthetic_generators(name):
     a = loaders.load_dataset(name, n=16, size=32, seed=5)
@@ -100,6 +112,28 @@ def test_arcs_among_lines_hides_an_arc_among_straight_strokes():
     assert torch.equal(d.images, synthetic.arcs_among_lines(n=200, seed=0).images)
     with pytest.raises(ValueError, match="most_strokes must be >= 1, got 0"):
         synthetic.arcs_among_lines(n=10, most_strokes=0)
+
+
+def test_arcs_among_lines_params_redraw_every_stroke():
+    d = synthetic.arcs_among_lines(n=40, size=32, seed=3, most_strokes=3)
+    y, x = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    for i in range(40):
+        redrawn = torch.zeros(32, 32)
+        for s in range(int(d.params["strokes"][i])):
+            angle, cy, cx, length, width = (float(d.params[k][i, s])
+                                            for k in ("angle", "cy", "cx", "length", "width"))
+            cy, cx = torch.tensor(cy), torch.tensor(cx)    # float32, as the generator drew them
+            if s == 0 and d.labels[i] == 1:
+                dist = synthetic.arc_distance(y, x, cy, cx, angle, float(d.params["radius"][i]), length)
+            else:
+                dist = synthetic.segment_distance(y, x, cy, cx, angle, length)
+            redrawn = torch.maximum(redrawn, (width / 2 + 0.5 - dist).clamp(0, 1))
+        assert torch.allclose(redrawn, d.images[i, 0], atol=1e-6), i
+        missing = torch.isnan(d.params["angle"][i])          # NaN exactly past the last stroke
+        assert missing.tolist() == [s >= int(d.params["strokes"][i]) for s in range(3)]
+    assert d.params["cx"].shape == (40, 3) and d.params["cx"].dtype == torch.float64
+    arcs = d.subset(d.labels == 1)                           # tables follow a subset row by row
+    assert torch.allclose(arcs.params["length"], d.params["length"][d.labels == 1], equal_nan=True)
 
 
 def test_brightness_is_pils_grey_conversion():

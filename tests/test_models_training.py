@@ -19,9 +19,28 @@ def test_model_output_shapes_and_names(name, size):
     assert set(model.layer_names) == {n for n, _ in model.named_children()}
 
 
+def test_batch_norm_variant_sits_between_each_convolution_and_its_activation():
+    plain, normed = models.build_model("deep8"), models.build_model("deep8_bn")
+    assert not plain.batch_norm and normed.batch_norm
+    assert [n for n in normed.layer_names if not n.startswith("bn")] == plain.layer_names
+    for i in range(1, 9):   # conv_i, bn_i, relu_i in a row
+        at = normed.layer_names.index(f"conv{i}")
+        assert normed.layer_names[at + 1 : at + 3] == [f"bn{i}", f"relu{i}"]
+    assert models.count_parameters(normed) == models.count_parameters(plain) + 8 * 2 * 16
+    # in training mode each bn output is its input standardised per channel (torch's reference)
+    normed.train()
+    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    pre = normed.conv1(x)
+    expected = nn.functional.batch_norm(pre, None, None, training=True)   # gamma 1, beta 0
+    assert torch.allclose(normed.bn1(pre), expected, atol=1e-5)
+    assert normed(x).shape == (5, 10)
+
+
 def test_bad_model_configs():
     with pytest.raises(ValueError, match="unknown model config"):
         models.build_model("resnet")
+    with pytest.raises(ValueError, match="unknown model config 'resnet_bn'.*'_bn'"):
+        models.build_model("resnet_bn")
     with pytest.raises(ValueError, match="activation"):
         models.build_model("small", activation="swish")
     with pytest.raises(ValueError, match="kernel sizes"):

@@ -123,3 +123,44 @@ def test_normalisation_pins_the_scale_at_every_depth(crops, name, gain):
     rows = nonlinearities.depth_statistics(crops, 20, name, gain=gain, normalize=True)
     stds = [r["std"] for r in rows]
     assert max(stds) / min(stds) < 1.5 and min(stds) > 0.1
+
+
+# --- weight_gradient_norms ----------------------------------------------------------------------
+
+def test_weight_gradient_norms_match_the_closed_form_of_a_one_by_one_network():
+    # conv 1x1 (1 -> 3), identity, global average pooling, fc: h = w * mean(x) + b, logits = A h + c,
+    # so d loss / d w_j = mean over images of (softmax - onehot) . A[:, j] * mean(x)
+    torch.manual_seed(0)
+    net = models.ConvNet([3, "G"], [1], 1, 4, 6, activation="identity").eval()
+    images = torch.rand(5, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 3, 1])
+    with torch.no_grad():
+        logits = net(images)
+        delta = (logits.softmax(1) - F.one_hot(labels, 4).float()) / len(images)   # 5 x 4
+        expected = ((delta @ net.fc.weight) * images.mean(dim=(1, 2, 3))[:, None]).sum(0)
+    norms = nonlinearities.weight_gradient_norms(net, images, labels)
+    assert list(norms) == ["conv1"]
+    assert norms["conv1"] == pytest.approx(expected.norm().item(), rel=1e-5)
+    assert net.conv1.weight.grad is None and not net.training
+
+
+def test_weight_gradient_norms_use_batch_statistics_and_restore_the_model():
+    torch.manual_seed(0)
+    net = models.build_model("deep8_bn").eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    images = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    labels = torch.arange(8)
+    norms = nonlinearities.weight_gradient_norms(net, images, labels)
+    assert list(norms) == [f"conv{i}" for i in range(1, 9)]
+    # the reference: the same loss in training mode, by autograd
+    reference = models.build_model("deep8_bn")
+    reference.load_state_dict(before)
+    loss = F.cross_entropy(reference.train()(images), labels)
+    loss.backward()
+    assert norms["conv1"] == pytest.approx(reference.conv1.weight.grad.norm().item(), rel=1e-4)
+    assert not net.training
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    with pytest.raises(ValueError, match="one label per image"):
+        nonlinearities.weight_gradient_norms(net, images, labels[:3])
+    with pytest.raises(ValueError, match="no nn.Conv2d"):
+        nonlinearities.weight_gradient_norms(torch.nn.Flatten(), images, labels)

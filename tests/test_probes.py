@@ -116,3 +116,27 @@ def test_projected_probe_accuracy_is_the_mean_over_seeded_draws():
     assert full > one + 0.1
     with pytest.raises(ValueError, match="same D"):
         probes.projected_probe_accuracy(x[:400], y[:400], x[400:, :5], y[400:], 4)
+
+
+def test_probe_r2_is_least_squares_r2_and_shuffled_targets_read_nothing():
+    import numpy as np
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 6, generator=g, dtype=torch.float64)
+    truth = torch.stack([x @ torch.arange(1.0, 7.0, dtype=torch.float64), x[:, 0] * 0.1], 1)
+    y = truth + torch.randn(500, 2, generator=g, dtype=torch.float64)   # R^2 about 0.99 and 0.01
+    got = probes.probe_r2(x[:300], y[:300], x[300:], y[300:], alphas=(1e-9,))
+    design = np.c_[x[:300].numpy(), np.ones(300)]                         # least squares + intercept
+    coef = np.linalg.lstsq(design, y[:300].numpy(), rcond=None)[0]
+    predicted = np.c_[x[300:].numpy(), np.ones(200)] @ coef
+    test = y[300:].numpy()
+    expected = 1 - ((test - predicted) ** 2).sum(0) / ((test - test.mean(0)) ** 2).sum(0)
+    assert got.shape == (2,) and np.allclose(got.numpy(), expected, atol=1e-8)
+    assert got[0] > 0.95 and got[1] < 0.1
+    single = probes.probe_r2(x[:300], y[:300, 0], x[300:], y[300:, 0], alphas=(1e-9,))
+    assert single.shape == (1,) and float(single) == pytest.approx(expected[0], abs=1e-8)
+    shuffled = probes.probe_r2(x[:300], y[:300], x[300:], y[300:], shuffle_targets=True)
+    assert (shuffled < 0.05).all()
+    with pytest.raises(ValueError, match="same rows"):
+        probes.probe_r2(x[:300], y[:299], x[300:], y[300:])
+    with pytest.raises(ValueError, match="constant targets: \\[1\\]"):
+        probes.probe_r2(x[:300], y[:300], x[300:], torch.stack([y[300:, 0], torch.ones(200)], 1))

@@ -1,6 +1,9 @@
 """course_utils.book.replication: chapters executed again with other seeds, claims compared."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import nbformat
 import pytest
 
@@ -119,3 +122,23 @@ def test_the_cache_key_follows_the_notebook_and_the_seed(tmp_path):
     assert replication.cache_key(path, 1) == first != replication.cache_key(path, 2)
     nbformat.write(chapter("SEED = 1"), path)
     assert replication.cache_key(path, 1) != first
+
+
+# ----------------------------------------------------------------------------- the chapters
+BOOK_CHAPTERS = sorted((Path(__file__).resolve().parent.parent / "book").glob("*.ipynb"))
+# A zoo model or an attribution cascade with a typed seed would not follow SEED in a replication.
+TYPED_SEED = re.compile(r"(?:zoo\.(?:pretrained|untrained)|cascading_randomization|train_\w+)"
+                        r"\([^)]*(?:seed=|\", )\d")
+
+
+@pytest.mark.parametrize("path", BOOK_CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_has_one_seed_right_after_its_imports_and_models_follow_it(path):
+    """What `replication.with_seed` relies on: one cell tagged ``parameters`` setting SEED = 0,
+    right after the imports, and no zoo model (or cascade) with a seed typed in."""
+    code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].startswith("SEED = 0"), tagged
+    assert replication.build_seed(nb) == 0
+    assert "import" in code[code.index(tagged[0]) - 1], "the parameters cell follows the imports cell"
+    assert TYPED_SEED.findall("\n".join(code)) == []

@@ -94,3 +94,60 @@ def test_extract_patches_errors():
         template.extract_patches(torch.zeros(1, 1, 5, 5), 7)
     with pytest.raises(ValueError, match="kernel is"):
         template.responses(torch.zeros(4, 1, 3, 3), torch.zeros(1, 5, 5))
+
+
+# --- detection_snr: the signal-to-noise ratio of a response map --------------------------------
+
+def test_detection_snr_of_a_hand_made_map():
+    response = torch.tensor([[5.0, 7.0, -1.0], [1.0, -1.0, 1.0]])
+    signal = torch.tensor([[True, True, False], [False, False, False]])
+    # background -1, 1, -1, 1: mean 0, population std 1; signal mean 6
+    assert template.detection_snr(response, signal) == pytest.approx(6.0)
+    background = torch.tensor([[False, False, True], [True, False, False]])  # -1 and 1 only
+    assert template.detection_snr(response, signal, background) == pytest.approx(6.0)
+    assert template.detection_snr(3 * response + 2, signal) == pytest.approx(6.0)  # affine-invariant
+
+
+def test_detection_snr_of_a_linear_filter_is_the_matched_filter_formula():
+    # white noise of std sigma: a linear response has std sigma ||w||, so on the edge
+    # SNR = <w, edge> / (sigma ||w||)
+    sigma = 1.5
+    g = torch.Generator().manual_seed(0)
+    kernel = _edge()
+    pattern = (kernel > 0).float()                        # the step edge under the kernel
+    n = 40_000
+    noise = sigma * torch.randn(n, 1, 7, 7, generator=g)
+    on_edge = template.responses(pattern + noise[: n // 2], kernel)
+    off_edge = template.responses(torch.full_like(noise[n // 2 :], 0.5) + noise[n // 2 :], kernel)
+    response = torch.cat([on_edge, off_edge])
+    signal = torch.arange(n) < n // 2
+    expected = (template.responses(pattern[None], kernel) / (sigma * kernel.norm())).item()
+    assert template.detection_snr(response, signal) == pytest.approx(expected, rel=0.02)
+
+
+def test_detection_snr_after_a_thresholded_relu_matches_the_rectified_gaussian():
+    # background relu(Z - a) for Z ~ N(0, 1): mean phi(a) - a (1 - Phi(a)),
+    # second moment (1 + a^2)(1 - Phi(a)) - a phi(a); signal positions hold a constant s
+    a, s = 2.0, 3.0
+    normal = torch.distributions.Normal(0.0, 1.0)
+    phi, tail = normal.log_prob(torch.tensor(a)).exp().item(), 1 - normal.cdf(torch.tensor(a)).item()
+    mean = phi - a * tail
+    std = ((1 + a * a) * tail - a * phi - mean**2) ** 0.5
+    z = torch.randn(200_000, generator=torch.Generator().manual_seed(1))
+    response = F.relu(torch.cat([torch.full((10,), s + a), z]) - a)
+    signal = torch.arange(len(response)) < 10
+    assert template.detection_snr(response, signal) == pytest.approx((s - mean) / std, rel=0.02)
+
+
+def test_detection_snr_rejects_bad_masks():
+    response = torch.randn(4, 4)
+    signal = torch.zeros(4, 4, dtype=torch.bool)
+    with pytest.raises(ValueError, match="at least 1 signal"):
+        template.detection_snr(response, signal)
+    with pytest.raises(ValueError, match="boolean mask of shape"):
+        template.detection_snr(response, signal.float())
+    with pytest.raises(ValueError, match="boolean mask of shape"):
+        template.detection_snr(response, signal[:2])
+    signal[0, 0] = True
+    with pytest.raises(ValueError, match="constant"):
+        template.detection_snr(torch.ones(4, 4), signal)

@@ -181,9 +181,27 @@ def shown_text_pt(svg: str) -> float | None:
     return min(sizes) * min(1.0, FIGURE_COLUMN_PT / svg_width_pt(svg))
 
 
-def run_chapter(name: str, timeout: int = 600, seed: int | None = None) -> int:
+def slowest_cells(notebook, count: int) -> list[str]:
+    """The ``count`` code cells of an executed notebook that took longest (nbclient's timing)."""
+    from datetime import datetime
+
+    def seconds(cell) -> float:
+        timing = cell.metadata.get("execution", {})
+        if "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
+            return 0.0
+        start, end = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+        return (end - start).total_seconds()
+
+    timed = sorted(((seconds(c), i, c.source) for i, c in enumerate(notebook.cells)
+                    if c.cell_type == "code"), reverse=True)[:count]
+    return [f"{t:6.1f} s  cell {i}: {source.splitlines()[0][:60] if source else ''}"
+            for t, i, source in timed]
+
+
+def run_chapter(name: str, timeout: int = 600, seed: int | None = None, slowest: int = 0) -> int:
     """Execute book/<name>.ipynb with strict claims (and ``SEED = seed`` if given); print its
-    claim lines; 0 if it ran clean."""
+    claim lines (and its ``slowest`` cells); 0 if it ran clean."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -212,6 +230,8 @@ def run_chapter(name: str, timeout: int = 600, seed: int | None = None) -> int:
             if "claim " in text and text[:1] in "✓✗◇":
                 print(text)
     print(f"{path.name}: {'ran clean' if status == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s")
+    if slowest:
+        print("\n".join(slowest_cells(notebook, slowest)))
     problems = reader_problems(notebook, path.stem)
     print("\n".join(problems) or "every figure has a text alternative; no printed line is too long")
     return status or int(bool(problems))
@@ -224,9 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute one chapter with strict claims")
     run.add_argument("chapter", help="e.g. 03_nonlinearity")
     run.add_argument("--seed", type=int, help="the chapter's SEED (default: its own, 0)")
+    run.add_argument("--slowest", type=int, default=0, metavar="N", help="also list the N slowest cells")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run_chapter(args.chapter, seed=args.seed)
+        return run_chapter(args.chapter, seed=args.seed, slowest=args.slowest)
     problems = [p for nb in chapters()
                 for p in typed_numbers(nb) + long_code_lines(nb) + unfolded_layout(nb)]
     print("\n".join(problems) or "no typed numbers, no long code lines, no unfolded layout")

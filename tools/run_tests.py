@@ -5,8 +5,9 @@
   page, Colab-start and student-edition tests; the student edition reuses its outputs);
 - lane "rest": everything else: unit tests, small books, the browser checks' own small book.
 
-The chapters are executed once per run, in the book lane, which is mostly one process; the rest
-lane runs two workers, longest files first, so the cores stay busy until both lanes are done. The "rest" lane prints as it
+The chapters are executed once per run, in the book lane. Each lane runs several workers (the
+book lane's share one build; the rest lane's take the longest files first), so the cores stay
+busy until both lanes are done. The "rest" lane prints as it
 goes; the "book" lane's output follows when it is done. The last line adds both up, and the
 exit status is non-zero if either lane failed. Extra arguments go to both pytest runs.
 """
@@ -25,6 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK_LANE = [f"tests/browser/{name}.py" for name in (
     "test_browser", "test_claims_ledger", "test_colab_start", "test_convolution_view", "test_links",
     "test_page_size", "test_published_weights", "test_student_pages", "test_whole_book")]
+# The book lane's workers share one build (tests/browser/conftest.py): one builds while the others
+# wait, then all open pages, test by test. A page test spends half its time waiting for the browser,
+# so three workers keep two cores busy.
+BOOK_LANE_WORKERS = ["-n", "3", "--dist", "load"]
 # The rest lane spreads its files over both cores (pytest-xdist, one file per worker so a module's
 # fixtures are made once): the book lane is one build most of the time, and leaves a core idle.
 # Files go to the workers in collection order (tests/conftest.py puts the longest first), not
@@ -50,7 +55,7 @@ def main(extra: list[str], book_lane: list[str] = BOOK_LANE, rest_lane: list[str
     """Run both lanes: ``book_lane`` (paths), and the rest of ``rest_lane`` (default: testpaths)."""
     ignore = [f"--{'deselect' if '::' in path else 'ignore'}={path}" for path in book_lane]
     with tempfile.TemporaryFile("w+") as book_log:
-        book = subprocess.Popen(pytest(*book_lane, *extra), cwd=ROOT, stdout=book_log,
+        book = subprocess.Popen(pytest(*BOOK_LANE_WORKERS, *book_lane, *extra), cwd=ROOT, stdout=book_log,
                                 stderr=subprocess.STDOUT, text=True)
         rest = subprocess.Popen(pytest(*REST_LANE_WORKERS, *rest_lane, *ignore, *extra), cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)

@@ -11,8 +11,8 @@ equal).
 - ``datasets``: ``ImageDataset``, the one container every loader returns (chapter 3)
 - ``photos``: sample photographs and random patches (chapter 1)
 - ``loaders``: offline MNIST subset, scikit-learn digits, torchvision for Colab (chapter 2)
-- ``synthetic``: generated images with known parameters: lines, edges, arcs, gratings, shapes
-  (chapter 5b)
+- ``synthetic``: generated images with known parameters: lines, edges, arcs, gratings, shapes,
+  corners, blobs, textures, and families of them at equal contrast (chapter 4)
 
 ``course_utils.cnn``: the network, its parts and its training
 
@@ -37,6 +37,13 @@ equal).
 - ``tuning``, ``circuits``, ``interventions``: curve detectors and the circuits that build
   them, read in the weights and tested by ablation (chapter 5b)
 - ``similarity``: CKA and unit matching across networks (chapter 4)
+- ``preference``: which family of synthetic stimuli drives each unit best (chapter 4)
+- ``superposition``: the toy model of superposition, more sparse features than dimensions
+  (chapter 6)
+- ``dictionary``: sparse autoencoders, and how many classes a unit's top images come from
+  (chapter 6)
+- ``attribution``: attribution maps (gradient, integrated gradients, occlusion) and their
+  sanity checks (chapter 7)
 
 ``course_utils.teaching``: the book's own machinery
 

@@ -7,7 +7,10 @@ report go to `_build/screenshots/` (a build artifact, not committed).
 """
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -25,10 +28,34 @@ def browser_setup() -> None:
         pytest.fail("browser tests need `make browser-deps`; missing: " + ", ".join(missing))
 
 
+def _once(tmp_path_factory, name: str, make):
+    """``make()``'s JSON-able result, computed once for all pytest-xdist workers of this run.
+
+    The book lane runs two workers (tools/run_tests.py): the first to ask builds, the other
+    waits for it and reads what it wrote, a failure included.
+    """
+    shared = tmp_path_factory.getbasetemp().parent  # one folder for every worker of the run
+    record = shared / f"{name}.json"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            try:
+                record.write_text(json.dumps({"value": make()}, default=str))
+            except Exception as error:  # the waiting worker reports the same failure
+                record.write_text(json.dumps({"error": f"{type(error).__name__}: {error}"}))
+                raise
+    found = json.loads(record.read_text())
+    if "error" in found:
+        pytest.fail(f"{name} failed in another worker: {found['error']}")
+    return found["value"]
+
+
 @pytest.fixture(scope="session")
 def colab_start(tmp_path_factory) -> colab_like.ColabStart:
     """The Colab-like environment the book's chapters run in (sitetools/colab_like.py)."""
-    return colab_like.start(tmp_path_factory.mktemp("colab"))
+    made = _once(tmp_path_factory, "colab-start",
+                 lambda: asdict(colab_like.start(tmp_path_factory.mktemp("colab"))))
+    return colab_like.ColabStart.from_dict(made)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +65,8 @@ def book_html(browser_setup, colab_start, tmp_path_factory) -> Path:
     reuse = os.environ.get("COURSE_BOOK_HTML")
     if reuse:
         return Path(reuse)
-    return htmlbook.build_book(ROOT, tmp_path_factory.mktemp("book"), colab=colab_start)
+    return Path(_once(tmp_path_factory, "book-html", lambda: htmlbook.build_book(
+        ROOT, tmp_path_factory.mktemp("book"), colab=colab_start)))
 
 
 @pytest.fixture(scope="session")

@@ -92,7 +92,8 @@ def colab_venv() -> Path:
             shutil.rmtree(venv, ignore_errors=True)
             base_python = getattr(sys, "_base_executable", sys.executable)
             subprocess.run([base_python, "-m", "venv", str(venv)], check=True, timeout=300)
-            _pip(python, "install", "--quiet", *pins)  # pip's cache / local index: no re-download
+            # pip's cache / local index: no re-download; modules compile when first imported.
+            _pip(python, "install", "--quiet", "--no-compile", *pins)
             (venv / "baseline.json").write_text(json.dumps(installed(python), indent=1))
         baseline = json.loads((venv / "baseline.json").read_text())
         extra = sorted(set(installed(python)) - set(baseline))
@@ -136,6 +137,12 @@ class ColabStart:
     head: str                    # the clone's commit: the set-up cell must install this one
     jupyter_path: Path           # holds the kernel spec KERNEL_NAME
     before: dict[str, str]       # what the environment held before any chapter ran
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ColabStart":
+        """The inverse of ``dataclasses.asdict`` (through JSON: paths come back as strings)."""
+        paths = {key: Path(data[key]) for key in ("venv", "clone", "jupyter_path")}
+        return cls(**{**data, **paths})
 
     @property
     def python(self) -> Path:

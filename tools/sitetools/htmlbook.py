@@ -305,14 +305,21 @@ def _check_dark_mode(page, report: PageReport) -> None:
 
 # Colour contrast costs three quarters of axe's time, most of it on the syntax-highlighted code,
 # whose colours come from one style for the whole book: `code_contrast=False` leaves those spans
-# out of that one rule (a test checks them in full on one chapter).
-_SKIP_CODE_CONTRAST = "axe.configure({rules: [{id: 'color-contrast', selector: 'body *:not(.highlight span)'}]});"
+# out of that one rule (a test checks them in full on one chapter). `contrast_scope` (a CSS
+# selector) keeps the rule to one part of a page that repeats one markup, such as the API
+# reference's 374 signatures; every other rule still reads the whole page.
+def _contrast_rule(code_contrast: bool, contrast_scope: str) -> str:
+    if code_contrast and contrast_scope == "body":
+        return ""
+    selector = f"{contrast_scope} *" + ("" if code_contrast else ":not(.highlight span)")
+    return f"axe.configure({{rules: [{{id: 'color-contrast', selector: {selector!r}}}]}});"
 
 
-def _check_accessibility(page, report: PageReport, code_contrast: bool = True) -> None:
+def _check_accessibility(page, report: PageReport, code_contrast: bool = True,
+                         contrast_scope: str = "body") -> None:
     """axe-core on the whole page: no violation of impact serious or critical."""
     page.add_script_tag(path=str(AXE))
-    violations = page.evaluate("async () => {" + ("" if code_contrast else _SKIP_CODE_CONTRAST)
+    violations = page.evaluate("async () => {" + _contrast_rule(code_contrast, contrast_scope)
                                + " return (await axe.run(document, {resultTypes: ['violations']}))"
                                ".violations.map((v) => [v.id, v.impact, v.nodes.length,"
                                " v.nodes[0].target.join(' ')]); }")
@@ -377,11 +384,12 @@ def _check_solutions(page, report: PageReport) -> None:
 
 
 def inspect_page(context, url: str, screenshot: Path | None = None, colab_notebook: str | None = None,
-                 code_contrast: bool = True) -> PageReport:
+                 code_contrast: bool = True, contrast_scope: str = "body") -> PageReport:
     """Open `url` in a new tab of `context` and check it as a reader would; see PageReport.
 
     `colab_notebook` (e.g. "book/02_convolution.ipynb"): the Colab link must end with it.
-    `code_contrast=False`: axe skips the colour contrast of syntax-highlighted code (see above).
+    `code_contrast=False`: axe skips the colour contrast of syntax-highlighted code (see above);
+    `contrast_scope`: the part of the page whose colour contrast axe checks (default all of it).
     Requests that leave 127.0.0.1 are blocked and listed in `offsite_requests`.
     """
     report = PageReport(url)
@@ -426,7 +434,7 @@ def inspect_page(context, url: str, screenshot: Path | None = None, colab_notebo
             page.screenshot(path=str(screenshot), full_page=True)
         _check_figure_text(page, report)
         _check_dark_mode(page, report)
-        _check_accessibility(page, report, code_contrast)   # before the clicks below change the page
+        _check_accessibility(page, report, code_contrast, contrast_scope)  # before the clicks below
         _check_animations(page, report)
         _check_solutions(page, report)
         if colab_notebook is not None:

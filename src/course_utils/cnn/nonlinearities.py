@@ -5,6 +5,7 @@ function here is the one the course's models use. Derivatives come from autograd
 suite checks them against the closed forms). :func:`depth_statistics` pushes a batch through a
 deep stack of random convolutions and records, layer by layer, how large the values are and
 how many are exactly zero: the numbers behind "exploding", "vanishing" and "dead ReLUs".
+:func:`weight_gradient_norms` measures the same for the backward pass of a real network.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from course_utils.cnn.conv import conv2d
 from course_utils.cnn.linearity import random_conv_stack
 from course_utils.cnn.models import ACTIVATIONS
+from torch import nn
 
 # One registry of activations, models.ACTIVATIONS (name -> nn.Module class); a layer instance is a
 # function of its input, so the functions are those layers.
@@ -99,3 +101,33 @@ def depth_statistics(x: torch.Tensor, depth: int = 20, activation: str = "relu",
             "zero_fraction": (x == 0).float().mean().item(), "dead_fraction": dead_fraction(pre),
         })
     return rows
+
+
+# --- Gradients through depth ----------------------------------------------------------------
+
+def weight_gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """``{layer name: ||d loss / d weight||}`` for every convolution of ``model``, in order.
+
+    The loss is the mean cross-entropy of ``model(images: N x C x H x W)`` against
+    ``labels: N``, computed in training mode (batch norm normalises with the batch's own
+    statistics, as it does in training); the model's mode, buffers (batch norm's running
+    statistics) and ``.grad`` fields are left as they were. A small norm in the first layers and a large one in the last is a vanishing
+    gradient: training can hardly move the early weights.
+    """
+    convs = {name: layer for name, layer in model.named_modules() if isinstance(layer, nn.Conv2d)}
+    if not convs:
+        raise ValueError(f"{type(model).__name__} has no nn.Conv2d layer to measure")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"need one label per image: {len(images)} images, labels of shape "
+                         f"{tuple(labels.shape)}")
+    was_training, buffers = model.training, [b.clone() for b in model.buffers()]
+    model.train()
+    try:
+        loss = F.cross_entropy(model(images), labels)
+        grads = torch.autograd.grad(loss, [layer.weight for layer in convs.values()])
+    finally:
+        model.train(was_training)
+        with torch.no_grad():   # a training-mode forward updated the running statistics
+            for buffer, saved in zip(model.buffers(), buffers):
+                buffer.copy_(saved)
+    return {name: grad.norm().item() for name, grad in zip(convs, grads)}

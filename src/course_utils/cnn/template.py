@@ -3,7 +3,8 @@
 Introduced in chapter 3. At output position ``(i, j)`` (stride 1, no padding) the convolution
 computes ``<patch(i, j), kernel> = ||patch|| ||kernel|| cos(angle)``: large and positive when the
 patch points the same way as the kernel. Among patches of a fixed norm the largest response
-belongs to the kernel itself, rescaled (Cauchy-Schwarz): :func:`best_patch`.
+belongs to the kernel itself, rescaled (Cauchy-Schwarz): :func:`best_patch`. How well a
+response map singles out where the pattern is, against noise elsewhere: :func:`detection_snr`.
 """
 from __future__ import annotations
 
@@ -81,3 +82,27 @@ def top_patches(images: torch.Tensor, kernel: torch.Tensor, n: int = 16, stride:
     top, left = (rest // conv.shape[2]) * stride, (rest % conv.shape[2]) * stride
     patches = torch.stack([images[i, :, t : t + k, l : l + k] for i, t, l in zip(image_i.tolist(), top.tolist(), left.tolist())])
     return patches, values, torch.stack([image_i, top, left], dim=1)
+
+
+def detection_snr(response: torch.Tensor, signal: torch.Tensor, background: torch.Tensor | None = None) -> float:
+    """Signal-to-noise ratio of a response map: how far the pattern's positions stand out.
+
+    ``(mean(response[signal]) - mean(response[background])) / std(response[background])``, the
+    std over the background positions (population std, no Bessel correction). ``response`` has
+    any shape, e.g. ``N x C x H x W``; ``signal`` and ``background`` are boolean masks of the
+    same shape (``background`` defaults to ``~signal``). A linear map on white noise of std
+    ``sigma`` and a zero-mean kernel ``w`` gives ``<w, pattern> / (sigma ||w||)``.
+    """
+    for name, mask in (("signal", signal), ("background", background)):
+        if mask is not None and (mask.shape != response.shape or mask.dtype != torch.bool):
+            raise ValueError(f"{name} must be a boolean mask of shape {tuple(response.shape)}, "
+                             f"got {mask.dtype} of shape {tuple(mask.shape)}")
+    background = ~signal if background is None else background
+    if signal.sum() < 1 or background.sum() < 2:
+        raise ValueError(f"need at least 1 signal and 2 background positions, got "
+                         f"{int(signal.sum())} and {int(background.sum())}")
+    rest = response[background].double()
+    spread = rest.std(unbiased=False)
+    if spread == 0:
+        raise ValueError("the background is constant (std 0): the SNR is unbounded")
+    return ((response[signal].double().mean() - rest.mean()) / spread).item()

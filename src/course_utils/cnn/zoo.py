@@ -50,6 +50,13 @@ RECIPES: dict[str, Recipe] = {
                           description="conv5(16)-pool-conv3(32)-pool-conv3(64)-GAP-fc on the 5000-digit MNIST subset"),
     "mnist_lenet": Recipe("lenet", "mnist_subset", {"split": "all"}, max_shift=2, epochs=8,
                           description="LeNet-like conv5(8)-pool-conv5(16)-pool-fc on the 5000-digit MNIST subset"),
+    # Chapter 7: Adebayo et al.'s label randomization. The labels are permuted once (seed 0),
+    # so nothing links an image to its label; a few epochs keep it cheap (it stays at chance).
+    # A small learning rate: at mnist_small's 5e-3 the network fits the label frequencies by
+    # switching off every relu2 unit, and a dead network has no map to compare.
+    "mnist_small_shuffled": Recipe("small", "mnist_subset", {"split": "all", "shuffle_labels_seed": 0},
+                                   epochs=4, lr=1e-3,
+                                   description="mnist_small's network trained on the MNIST subset with permuted labels"),
     # Chapter 4: natural-photo patches make first-layer filters oriented; the strong AdamW weight
     # decay wipes out the random initial pattern, so what remains is what the data put there.
     "photo_deep": Recipe("deep", "photo_patches", {"n": 2000, "size": 32, "grayscale": True}, num_classes=18,
@@ -62,6 +69,14 @@ RECIPES: dict[str, Recipe] = {
         test_fraction=0.25, description=f"conv5(8)-avgpool-conv3(16)-GAP-fc, {activation} "
         "after each convolution: horizontal (0) or vertical (1) step edges, 24x24")
        for activation in ("identity", "relu")},
+    # Chapter 3: gradient flow through eight narrow convolutions at PyTorch's default
+    # initialisation. 1000 digits (800 to train), six short epochs: a few seconds each.
+    **{f"mnist_deep8_{name}": Recipe(
+        model, "mnist_subset", {"split": "train", "test_fraction": 0.8}, activation=activation,
+        epochs=6, lr=5e-3, batch_size=32, description=f"eight conv3(16) with {name}, a max "
+        "pool after conv1 and after conv3, GAP, fc, on 1000 MNIST digits")
+       for name, model, activation in [("sigmoid", "deep8", "sigmoid"), ("tanh", "deep8", "tanh"),
+                                       ("relu", "deep8", "relu"), ("relu_bn", "deep8_bn", "relu")]},
     # Chapter 5b: finding an arc among straight lines needs curve detectors. (Lines vs arcs alone
     # did not: some seeds solved it with line detectors only.)
     "arcs_deep": Recipe("deep", "arcs_among_lines", {"n": 4000}, num_classes=2, image_size=32, max_shift=2,

@@ -127,11 +127,20 @@ LOADERS: dict[str, Callable[..., ImageDataset]] = {
 }
 
 
-def load_dataset(name: str, **kwargs) -> ImageDataset:
-    """Load an offline dataset by name; ``kwargs`` go to its loader (see ``LOADERS``)."""
+def load_dataset(name: str, shuffle_labels_seed: int | None = None, **kwargs) -> ImageDataset:
+    """Load an offline dataset by name; ``kwargs`` go to its loader (see ``LOADERS``).
+
+    ``shuffle_labels_seed``: permute the labels with this seed (chapter 7's label randomization,
+    after Adebayo et al. 2018). Images and class counts stay; the link between them is gone.
+    """
     if name not in LOADERS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(sorted(LOADERS))}")
-    return LOADERS[name](**kwargs)
+    data = LOADERS[name](**kwargs)
+    if shuffle_labels_seed is None:
+        return data
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(shuffle_labels_seed))
+    return ImageDataset(data.images, data.labels[order], data.classes, data.params,
+                        f"{data.name} (shuffled labels)")
 
 
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:

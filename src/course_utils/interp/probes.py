@@ -6,6 +6,8 @@ property more and more linearly available. A *direction* in activation space is 
 a neuron is just one special direction, the coordinate axis. Comparing neurons with rotated
 (random) axes and with directions found by NMF tests whether the neuron basis is special.
 Every function takes activations as tensors: record them with :func:`course_utils.interp.hooks.record`.
+A *regression probe* (:func:`probe_r2`) asks the same of a continuous property, such as the
+radius or position of the arc that made an image (chapter 5c).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.decomposition import NMF
 from scipy.linalg import LinAlgWarning
-from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.linear_model import LogisticRegression, RidgeClassifier, RidgeCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
@@ -219,3 +221,43 @@ def projected_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_
         accuracies.append(probe_accuracy(train_x.float() @ projection, train_y,
                                          test_x.float() @ projection, test_y, kind, alpha))
     return sum(accuracies) / draws
+
+
+RIDGE_ALPHAS = (1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
+
+
+def probe_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+             alphas: tuple[float, ...] = RIDGE_ALPHAS, shuffle_targets: bool = False, seed: int = 0,
+             standardize: bool = False) -> torch.Tensor:
+    """Held-out R^2 of a ridge regression probe, one per target: ``T``.
+
+    Fits ``train_x: N x D`` to ``train_y: N x T`` (or ``N``) and predicts ``test_x: M x D``;
+    target ``t`` scores ``1 - sum (y - y_hat)^2 / sum (y - mean(y))^2`` over ``test_y[:, t]``:
+    1 is a perfect read-out, 0 no better than predicting the test mean, below 0 worse. Each
+    target gets its own penalty from ``alphas``, chosen by leave-one-out error on the training
+    set (scikit-learn's ``RidgeCV``), so a probe on many weak features cannot win by
+    overfitting. ``shuffle_targets=True`` permutes the training targets first: the baseline
+    of a probe that has nothing to read. Features are not standardized by default: a unit that
+    fires on only a few training images would get a tiny scale and explode on the test images.
+    """
+    if len(train_x) != len(train_y) or len(test_x) != len(test_y):
+        raise ValueError(f"features and targets must have the same rows, got train {len(train_x)} vs "
+                         f"{len(train_y)}, test {len(test_x)} vs {len(test_y)}")
+    if not alphas:
+        raise ValueError("alphas must hold at least one penalty")
+    train_y, test_y = train_y.reshape(len(train_y), -1), test_y.reshape(len(test_y), -1)
+    if shuffle_targets:
+        train_y = train_y[torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed))]
+    head = RidgeCV(alphas=list(alphas), alpha_per_target=True)
+    probe = make_pipeline(StandardScaler(), head) if standardize else make_pipeline(head)
+    with warnings.catch_warnings():  # dead units make the scaled features singular, harmlessly
+        warnings.simplefilter("ignore", category=LinAlgWarning)
+        probe.fit(train_x.double().numpy(), train_y.double().numpy())
+    predicted = torch.as_tensor(probe.predict(test_x.double().numpy())).reshape(test_y.shape)
+    truth = test_y.double()
+    residual = (truth - predicted).square().sum(0)
+    spread = (truth - truth.mean(0)).square().sum(0)
+    if (spread == 0).any():
+        raise ValueError(f"R^2 needs targets that vary over the test set; constant targets: "
+                         f"{torch.nonzero(spread == 0).flatten().tolist()}")
+    return 1 - residual / spread

@@ -102,3 +102,33 @@ def tuning_width(curves: torch.Tensor, step_degrees: float) -> torch.Tensor:
     peak = curves.amax(0, keepdim=True)
     above = (curves >= peak / 2) & (peak > 0)
     return above.sum(0).float() * step_degrees
+
+
+def arc_detector(radius: float, angles: Sequence[float] | torch.Tensor, kernel_size: int = 15,
+                 image_size: int = 32, **stroke) -> nn.Sequential:
+    """A hand-written curve detector: one matched filter per angle, ``A`` output channels.
+
+    Filter ``a`` is the centred arc of ``radius`` at ``angles[a]``
+    (:func:`~course_utils.data.synthetic.curve_images`, ``stroke`` passes ``length`` /
+    ``width`` on), drawn ``kernel_size x kernel_size``, minus its mean (a uniform image gives
+    0) and scaled to unit norm. Its one layer, ``"conv"``, maps ``N x 1 x H x W`` to
+    ``N x A x H x W``, so every tuning function of this module takes it like a trained
+    network's layer; ``radius=inf`` gives a straight-line detector, the natural baseline.
+    Chapter 5b compares it with a trained curve detector.
+    """
+    if kernel_size < 3 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd and at least 3, got {kernel_size}")
+    templates = curve_images(angles, radius, kernel_size, **stroke)        # A x 1 x k x k
+    templates = templates - templates.mean((2, 3), keepdim=True)
+    norms = templates.flatten(1).norm(dim=1)
+    if (norms == 0).any():
+        raise ValueError(f"a {kernel_size} x {kernel_size} kernel shows none of this arc; "
+                         "take a larger kernel_size")
+    # skip_init: no random initialisation, so building a detector draws nothing from torch's RNG
+    conv = nn.utils.skip_init(nn.Conv2d, 1, len(templates), kernel_size,
+                              padding=kernel_size // 2, bias=False)
+    conv.weight = nn.Parameter(templates / norms.view(-1, 1, 1, 1), requires_grad=False)
+    detector = nn.Sequential()
+    detector.add_module("conv", conv)
+    detector.image_size = image_size   # the stimulus size the tuning functions draw
+    return detector.eval()

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from . import Case, CheckFailed, NotImplementedYet, check_function, passed
 from course_utils.cnn.linearity import ConvLayer, apply_stack, compose_bias, compose_kernels, homogeneity_violation, random_conv_stack
-from course_utils.cnn.template import best_patch
+from course_utils.cnn.template import best_patch, detection_snr
 
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
@@ -84,3 +84,31 @@ def check_best_patch(best_patch_fn: Callable) -> None:
         Case("kernel already of norm 1, norm 1 (the kernel itself)", (best_patch(_randn(4, 4, seed=2), 1.0), 1.0)),
     ]
     check_function(best_patch_fn, best_patch, cases, parameters=("kernel", "norm"), atol=1e-5)
+
+
+def _snr_map_cases() -> list[Case]:
+    hand = torch.tensor([[5.0, 7.0, -1.0], [1.0, -1.0, 1.0]])
+    hand_signal = torch.tensor([[True, True, False], [False, False, False]])
+    noisy = _randn(2, 1, 6, 6, seed=0) + 3.0                        # background mean far from 0
+    noisy_signal = torch.zeros(2, 1, 6, 6, dtype=torch.bool)
+    noisy_signal[..., 2:4] = True
+    noisy[noisy_signal] += 4.0
+    band = noisy_signal.clone()
+    band[..., 1], band[..., 4] = True, True                        # exclude a ramp around the edge
+    small = torch.tensor([3.0, 0.0, 1.0, 2.0])                     # background of only 3 values
+    return [
+        Case("a hand-made 2 x 3 map, background = the rest", (hand, hand_signal, ~hand_signal)),
+        Case("noise around 3 with an edge 4 higher (the background mean is not 0)",
+             (noisy, noisy_signal, ~noisy_signal)),
+        Case("the same map, background = positions away from the edge only",
+             (noisy, noisy_signal, ~band)),
+        Case("three background values: the population std (no n - 1)",
+             (small, torch.tensor([True, False, False, False]),
+              torch.tensor([False, True, True, True]))),
+    ]
+
+
+def check_snr(snr: Callable) -> None:
+    """``snr(response, signal, background)``: (mean on signal - mean on background) / std on background."""
+    check_function(snr, detection_snr, _snr_map_cases(), parameters=("response", "signal", "background"),
+                   atol=1e-4, rtol=1e-4)
