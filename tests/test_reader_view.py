@@ -86,3 +86,17 @@ def test_the_reader_check_finds_figure_text_scaled_below_8_points():
         cell.metadata["mystnb"] = {"image": {"alt": "A figure."}}
     found = bookcheck.reader_problems(nbformat.v4.new_notebook(cells=cells), "nb")
     assert found == ["nb cell 1: figure text shown at 6.0 pt (figure 1104 pt wide, column 552)"]
+
+
+def test_the_reader_check_finds_a_matplotlib_repr_left_under_a_figure():
+    def result(text: str) -> dict:
+        return {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+                "data": {"text/plain": text}}
+    cells = [nbformat.v4.new_code_cell("fig.colorbar(image)",
+                                       outputs=[result("<matplotlib.colorbar.Colorbar at 0x7f>")]),
+             nbformat.v4.new_code_cell("fig.colorbar(image);"),                   # silenced
+             nbformat.v4.new_code_cell("len(x)", outputs=[result("3")]),         # a value: fine
+             nbformat.v4.new_code_cell("ax.plot(x)", outputs=[result("[<matplotlib.lines.Line2D>]")],
+                                       metadata={"tags": ["remove-cell"]})]      # never shown
+    found = bookcheck.reader_problems(nbformat.v4.new_notebook(cells=cells), "nb")
+    assert found == ["nb cell 0: shows a matplotlib object's repr (end the line with ;)"]

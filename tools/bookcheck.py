@@ -99,10 +99,16 @@ def unfolded_layout(notebook: Path, limit: int = LAYOUT_LIMIT) -> list[str]:
     return found
 
 
+STRAY_REPR = re.compile(r"^\[?(?:<matplotlib\.|Text\()")
+
+
 def reader_problems(notebook, name: str, limit: int = MAX_LINE) -> list[str]:
-    """In an executed notebook: figures without a text alternative, printed lines too long."""
+    """In an executed notebook: figures without a text alternative, printed lines too long,
+    figure text too small, a matplotlib object's repr left under a figure."""
     found = []
     for index, cell in enumerate(notebook.cells):
+        if "remove-cell" in cell.metadata.get("tags", []):  # the reader never sees it
+            continue
         outputs = cell.get("outputs", [])
         alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "").strip()
         if any(kind in o.get("data", {}) for o in outputs for kind in FIGURE_TYPES) and not alt:
@@ -118,6 +124,11 @@ def reader_problems(notebook, name: str, limit: int = MAX_LINE) -> list[str]:
         long = [line for text in texts for line in text.splitlines() if len(line) > limit]
         if long:
             found.append(f"{name} cell {index}: printed line of {len(long[0])} chars: {long[0][:50]}...")
+        # A cell ending in a call that returns a matplotlib object shows its repr under the figure.
+        shown = [o.get("data", {}).get("text/plain", "") for o in outputs
+                 if o.get("output_type") == "execute_result" and len(o.get("data", {})) == 1]
+        if any(STRAY_REPR.match(text) for text in shown):
+            found.append(f"{name} cell {index}: shows a matplotlib object's repr (end the line with ;)")
     return found
 
 

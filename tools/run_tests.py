@@ -13,6 +13,7 @@ exit status is non-zero if either lane failed. Extra arguments go to both pytest
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -51,14 +52,21 @@ def counts(output: str) -> dict[str, int]:
     return found
 
 
+# Five processes share two cores (the book's kernel and the lanes' workers): a torch op spread
+# over two threads then waits for a core as often as it computes, and OpenMP's waiting threads
+# spin. One thread each, in the tests and the kernels they start, wastes none of it.
+LANE_ENV = {"OMP_NUM_THREADS": "1"}
+
+
 def main(extra: list[str], book_lane: list[str] = BOOK_LANE, rest_lane: list[str] = ()) -> int:
     """Run both lanes: ``book_lane`` (paths), and the rest of ``rest_lane`` (default: testpaths)."""
     ignore = [f"--{'deselect' if '::' in path else 'ignore'}={path}" for path in book_lane]
+    env = {**os.environ, **LANE_ENV}
     with tempfile.TemporaryFile("w+") as book_log:
         book = subprocess.Popen(pytest(*BOOK_LANE_WORKERS, *book_lane, *extra), cwd=ROOT, stdout=book_log,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True, env=env)
         rest = subprocess.Popen(pytest(*REST_LANE_WORKERS, *rest_lane, *ignore, *extra), cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True, env=env)
         rest_output = []
         for line in rest.stdout:  # shown as it comes, kept for the total
             print(line, end="", flush=True)

@@ -7,6 +7,7 @@ to the HTML (`_build/jupyter_execute`); they are read here cell by cell.
 import nbformat
 import pytest
 
+import bookcheck  # tools/bookcheck.py
 from sitetools import htmlbook
 
 CHAPTERS = sorted((htmlbook.ROOT / "book").glob("*.ipynb"))
@@ -33,3 +34,11 @@ def test_every_chapter_is_built_and_only_deliberate_errors_show(notebook, book_h
         assert bool(errors) == deliberate, (
             f"{notebook.stem}: cell {cell.source[:80]!r} "
             + (f"raised {errors[0].ename}: {errors[0].evalue}" if errors else "is tagged raises-exception but raised nothing"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_reads_well_as_executed(notebook, book_html):
+    """What `tools/bookcheck.py run` reports, on the build's own outputs: every figure has a text
+    alternative and readable text, no printed line is too long, no stray object repr."""
+    assert bookcheck.reader_problems(_executed(book_html, notebook), notebook.stem) == []
