@@ -202,3 +202,15 @@ def test_zoo_mnist_model_is_good():
     model = zoo.pretrained("mnist_small")
     _, test = zoo.zoo_data("mnist_small")
     assert training.evaluate(model, test)["accuracy"] > 0.9
+
+
+def test_the_zoo_says_it_trains_in_lines_that_fit_a_page(tmp_path, monkeypatch, capsys):
+    """A chapter that trains on first use prints this message in the book: lines of <= 88."""
+    monkeypatch.setenv("COURSE_UTILS_CACHE", str(tmp_path))
+    monkeypatch.setattr(zoo, "fit", lambda *a, **k: training.History())  # the message, not training
+    monkeypatch.setattr(zoo, "save_checkpoint", lambda *a, **k: None)
+    zoo._train(zoo.untrained("mnist_small_shuffled"), "mnist_small_shuffled", 0,
+               zoo.checkpoint_path("mnist_small_shuffled"), progress=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "zoo: training 'mnist_small_shuffled' (seed 0) on first use, then cached in"
+    assert lines[1] == f"  {tmp_path}" and all(len(line) <= 88 for line in lines)

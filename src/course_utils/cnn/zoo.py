@@ -151,7 +151,8 @@ def _train(model: ConvNet, name: str, seed: int, path: Path, progress: bool) -> 
     train, test = zoo_data(name)
     augment = (lambda x, g: random_shift(x, recipe.max_shift, g)) if recipe.max_shift else None
     if progress:
-        print(f"zoo: training {name!r} (seed {seed}) on first use; cached at {path}")
+        # Two short lines: a chapter's printed lines fit the page (at most 88 characters).
+        print(f"zoo: training {name!r} (seed {seed}) on first use, then cached in\n  {path.parent}")
     with torch_threads(1):  # the weights then depend only on the recipe and the seed, on any machine
         history = fit(model, train, test, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
                       batch_size=recipe.batch_size, seed=seed, augment=augment, progress=progress)
