@@ -13,11 +13,11 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from course_utils.cnn.conv import conv2d
 from course_utils.cnn.linearity import random_conv_stack
 from course_utils.cnn.models import ACTIVATIONS
-from torch import nn
 
 # One registry of activations, models.ACTIVATIONS (name -> nn.Module class); a layer instance is a
 # function of its input, so the functions are those layers.
@@ -111,8 +111,9 @@ def weight_gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.
     The loss is the mean cross-entropy of ``model(images: N x C x H x W)`` against
     ``labels: N``, computed in training mode (batch norm normalises with the batch's own
     statistics, as it does in training); the model's mode, buffers (batch norm's running
-    statistics) and ``.grad`` fields are left as they were. A small norm in the first layers and a large one in the last is a vanishing
-    gradient: training can hardly move the early weights.
+    statistics) and ``.grad`` fields are left as they were. A small norm in the first layers
+    and a large one in the last is a vanishing gradient: training can hardly move the early
+    weights.
     """
     convs = {name: layer for name, layer in model.named_modules() if isinstance(layer, nn.Conv2d)}
     if not convs:
