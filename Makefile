@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 # Trained models are cached here, shared by the book build and the tests (see course_utils.cnn.zoo).
 export COURSE_UTILS_CACHE ?= $(CURDIR)/.zoo-cache
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
+# Two recipes at a time: on a fresh machine pip, npm and apt install side by side (each mostly
+# waits for the disk or the network), and nothing here needs more than one at once.
+MAKEFLAGS += --jobs=2
 
 .PHONY: book test check env clean browser-deps bench
 
@@ -46,7 +49,11 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 js-deps: $(VENV)/.installed $(BROWSER_DIR)/.installed
 	$(BIN)/python tools/offline_static.py
 
-browser-deps: js-deps  ## headless Chromium + Playwright + offline JS for tests/browser
+browser-deps: js-deps chromium  ## headless Chromium + Playwright + offline JS for tests/browser
+
+# Debian's chromium: installed beside the venv (make runs two recipes at once, see MAKEFLAGS).
+.PHONY: chromium
+chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 # The stamp records the package list: adding a package to BROWSER_NPM installs it on the next run.

@@ -36,6 +36,10 @@ BOOK_LANE_WORKERS = ["-n", "3", "--dist", "load"]
 # Files go to the workers in collection order (tests/conftest.py puts the longest first), not
 # xdist's default of the files with most tests first: a long file started last ends the lane late.
 REST_LANE_WORKERS = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
+# The book lane is one chain (the build, then the tests of what it built), the rest lane many
+# independent files: the rest lane yields the cores to the book lane whenever both want them, so
+# the chain is not slowed and the rest lane fills the time the chain leaves idle.
+REST_LANE_NICENESS = 10
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
 
 
@@ -66,7 +70,8 @@ def main(extra: list[str], book_lane: list[str] = BOOK_LANE, rest_lane: list[str
         book = subprocess.Popen(pytest(*BOOK_LANE_WORKERS, *book_lane, *extra), cwd=ROOT, stdout=book_log,
                                 stderr=subprocess.STDOUT, text=True, env=env)
         rest = subprocess.Popen(pytest(*REST_LANE_WORKERS, *rest_lane, *ignore, *extra), cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=env)
+                                stderr=subprocess.STDOUT, text=True, env=env,
+                                preexec_fn=lambda: os.nice(REST_LANE_NICENESS))
         rest_output = []
         for line in rest.stdout:  # shown as it comes, kept for the total
             print(line, end="", flush=True)

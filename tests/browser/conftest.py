@@ -2,8 +2,8 @@
 Colab-start and student-edition tests. Its chapters run in a Colab-like kernel.
 
 Set COURSE_BOOK_HTML to the `_build/html` folder of an earlier offline build to reuse it (handy
-while editing these tests; `make test` always builds afresh). Screenshots and the page-size
-report go to `_build/screenshots/` (a build artifact, not committed).
+while editing these tests; `make test` always builds afresh). The page-size report (and, with
+COURSE_SCREENSHOTS=1, screenshots) go to `_build/screenshots/` (a build artifact, not committed).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from . import featurebook
-from sitetools import colab_like, htmlbook
+from sitetools import colab_like, htmlbook, zoo_warmup
 
 ROOT = htmlbook.ROOT
 
@@ -65,8 +65,13 @@ def book_html(browser_setup, colab_start, tmp_path_factory) -> Path:
     reuse = os.environ.get("COURSE_BOOK_HTML")
     if reuse:
         return Path(reuse)
-    return Path(_once(tmp_path_factory, "book-html", lambda: htmlbook.build_book(
-        ROOT, tmp_path_factory.mktemp("book"), colab=colab_start)))
+
+    def build() -> str:
+        # The zoo models train beside the build, not in it (sitetools/zoo_warmup.py).
+        with zoo_warmup.training_beside(colab_like.zoo_cache()):
+            return str(htmlbook.build_book(ROOT, tmp_path_factory.mktemp("book"), colab=colab_start))
+
+    return Path(_once(tmp_path_factory, "book-html", build))
 
 
 @pytest.fixture(scope="session")

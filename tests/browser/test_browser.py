@@ -4,8 +4,9 @@ Each page must render its title and text, show no cell with an error, load every
 its math, render its widgets, play its animations, keep its solutions collapsed, and (for a
 chapter) link Colab to its own notebook. A reader must also be able to read it: every figure
 has a text alternative and keeps a white ground in dark mode, figure text is at least 8 pt as
-shown, no code line is wider than its box, and axe-core finds nothing serious or critical. A full-page screenshot of each page goes to
-_build/screenshots/. The checks themselves are tested in test_checks_can_fail.py.
+shown, no code line is wider than its box, and axe-core finds nothing serious or critical.
+With COURSE_SCREENSHOTS=1 a full-page screenshot of each page goes to _build/screenshots/ (2-3 s
+a page, so only on request). The checks themselves are tested in test_checks_can_fail.py.
 """
 import re
 
@@ -31,7 +32,7 @@ def test_page_renders_for_a_reader(page, book_html, book_url, browser):
     # The code's colours are one style for the whole book: their contrast is checked on the
     # first chapter, the rest of every page's contrast everywhere (axe's slowest check).
     report = htmlbook.inspect_page(browser, f"{book_url}/{page}.html",
-                                   screenshot=htmlbook.ARTIFACTS / f"{page.replace('/', '_')}.png",
+                                   screenshot=htmlbook.screenshot_path(page),
                                    colab_notebook=htmlbook.chapter_notebook(page),
                                    code_contrast=page == FIRST_CHAPTER,
                                    contrast_scope=_contrast_scope(book_html / f"{page}.html"))

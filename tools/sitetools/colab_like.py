@@ -3,9 +3,10 @@
 - a virtual environment (no system site-packages) holding only what Colab preinstalls that the
   book uses, at the versions of requirements.txt: torch, torchvision, numpy, matplotlib,
   ipywidgets, scikit-learn, plus ipykernel to run a kernel. It is made once and kept in
-  ``~/.cache/course_utils/colab-venv-<hash of the pins>`` (or ``$COURSE_UTILS_COLAB_VENV``);
-  pip takes the wheels from its cache or local index, so torch is not downloaded again. Before
-  each run it is put back to exactly that state (whatever a previous run installed is removed);
+  ``.venv/colab-like/venv-<hash of the pins>`` (or ``$COURSE_UTILS_COLAB_VENV``), its packages
+  hard links to the test environment's own files (which hold the same pins), so nothing is
+  unpacked twice. Before each run it is put back to exactly that state (whatever a previous run
+  installed is removed);
 - the repository as it is now (working tree, uncommitted files included) committed to a
   throw-away clone, at a branch named like ``colab.BOOK_REF``; git is told to fetch
   ``colab.REPOSITORY_URL`` from that clone (``url.<clone>.insteadOf``), so the set-up cell runs
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -37,6 +39,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import course_utils
 from course_utils.teaching import colab
@@ -82,7 +86,9 @@ def colab_venv() -> Path:
     """The base environment (created on first use, then reused), back in its pristine state."""
     pins = colab_pins()
     digest = hashlib.sha256(json.dumps([pins, sys.version]).encode()).hexdigest()[:12]
-    default = Path.home() / ".cache" / "course_utils" / f"colab-venv-{digest}"
+    # Inside this environment, on its file system: the packages can be hard links to its own
+    # files, and `rm -rf .venv` takes the copy with it.
+    default = Path(sys.prefix) / "colab-like" / f"venv-{digest}"
     venv = Path(os.environ.get("COURSE_UTILS_COLAB_VENV", default))
     venv.parent.mkdir(parents=True, exist_ok=True)
     python = venv / "bin" / "python"
@@ -90,16 +96,80 @@ def colab_venv() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one creator at a time (parallel test runs)
         if not (venv / "baseline.json").exists():
             shutil.rmtree(venv, ignore_errors=True)
-            base_python = getattr(sys, "_base_executable", sys.executable)
-            subprocess.run([base_python, "-m", "venv", str(venv)], check=True, timeout=300)
-            # pip's cache / local index: no re-download; modules compile when first imported.
-            _pip(python, "install", "--quiet", "--no-compile", *pins)
+            _create(venv, pins)
             (venv / "baseline.json").write_text(json.dumps(installed(python), indent=1))
         baseline = json.loads((venv / "baseline.json").read_text())
         extra = sorted(set(installed(python)) - set(baseline))
         if extra:
             _pip(python, "uninstall", "--yes", "--quiet", *extra)
     return venv
+
+
+def _create(venv: Path, pins: list[str]) -> None:
+    """A new venv at ``venv`` holding ``pins`` and what they need, and pip.
+
+    Where this environment holds exactly those versions, its files are hard-linked (seconds;
+    torch and its CUDA libraries are 5 GB that pip would unpack again, a minute on a fresh
+    machine). A hard link is a name, not a shortcut: pip removing or replacing a package in the
+    new venv leaves this one's files alone. Otherwise pip installs the pins.
+    """
+    base_python = getattr(sys, "_base_executable", sys.executable)
+    closure = _installed_closure([pin.split("==")[0] for pin in pins] + ["pip"])
+    linkable = closure is not None and all(
+        closure.get(name.lower()) == version for name, version in (p.split("==") for p in pins))
+    if linkable:
+        subprocess.run([base_python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+        try:
+            _link_distributions(closure, venv)
+            return
+        except OSError:  # another file system: no hard links
+            shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([base_python, "-m", "venv", str(venv)], check=True, timeout=300)
+    # pip's cache / local index: no re-download; modules compile when first imported.
+    _pip(venv / "bin" / "python", "install", "--quiet", "--no-compile", *pins)
+
+
+def _installed_closure(roots: list[str]) -> dict[str, str] | None:
+    """``{name: version}`` of ``roots`` and everything they require (their extras followed) in
+    this environment, or None where something required is not installed."""
+    found: dict[str, str] = {}
+    todo = [Requirement(root) for root in roots]
+    seen: set[tuple[str, frozenset]] = set()
+    while todo:
+        requirement = todo.pop()
+        key = (canonicalize_name(requirement.name), frozenset(requirement.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = importlib.metadata.distribution(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+        found[key[0]] = dist.version
+        for line in dist.requires or []:
+            needed = Requirement(line)
+            wanted = [""] + sorted(requirement.extras)
+            if needed.marker is None or any(needed.marker.evaluate({"extra": e}) for e in wanted):
+                todo.append(needed)
+    return found
+
+
+def _link_distributions(names: dict[str, str], venv: Path) -> None:
+    """Hard-link every file the distributions ``names`` installed here (their RECORD) into
+    ``venv``, at the same place relative to the environment; scripts in bin/ are left out (their
+    first line names this environment's python)."""
+    prefix = Path(sys.prefix).resolve()
+    for name in names:
+        dist = importlib.metadata.distribution(name)
+        for file in dist.files or []:
+            source = Path(dist.locate_file(file)).resolve()
+            relative = source.relative_to(prefix) if source.is_relative_to(prefix) else None
+            if relative is None or relative.parts[0] == "bin" or not source.is_file():
+                continue
+            target = venv / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                os.link(source, target)
 
 
 def repository_clone(folder: Path) -> tuple[Path, str, str]:
@@ -153,6 +223,11 @@ class ColabStart:
         return {**os.environ, "JUPYTER_PATH": str(self.jupyter_path)}
 
 
+def zoo_cache() -> str:
+    """The zoo cache folder the kernel uses: the tests' own (``$COURSE_UTILS_CACHE``)."""
+    return os.environ.get("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache"))
+
+
 def _kernel_env(folder: Path, venv: Path, clone: Path) -> dict[str, str]:
     """The kernel's environment: the clean venv, a fake Colab, the git URL sent to the clone."""
     startup = folder / "ipython" / "profile_default" / "startup"
@@ -176,7 +251,7 @@ def _kernel_env(folder: Path, venv: Path, clone: Path) -> dict[str, str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         "PIP_CONSTRAINT": str(constraints),
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "COURSE_UTILS_CACHE": os.environ.get("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache")),
+        "COURSE_UTILS_CACHE": zoo_cache(),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         # On Colab the zoo would fetch the published weights; here nothing goes to the web.
         "COURSE_UTILS_WEIGHTS_URL": "off",

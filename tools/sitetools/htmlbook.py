@@ -38,6 +38,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 # Screenshots and the page-size report: a build artifact, next to the book's own _build/html.
 ARTIFACTS = ROOT / "_build" / "screenshots"
+SCREENSHOTS_ENV = "COURSE_SCREENSHOTS"   # "1": the page tests leave a screenshot of each page
 
 # axe-core, the accessibility checker, injected into each page by inspect_page (not served).
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
@@ -381,6 +382,14 @@ def _check_solutions(page, report: PageReport) -> None:
             body.wait_for(state="visible", timeout=3000)
         except Exception:  # playwright's TimeoutError
             report.problems.append(f"{label!r} does not open when clicked")
+
+
+def screenshot_path(page: str) -> Path | None:
+    """Where the screenshot of ``page`` ('book/02_convolution') goes, or None: screenshots are
+    taken only with COURSE_SCREENSHOTS=1 (a full-page screenshot costs seconds a page)."""
+    if os.environ.get(SCREENSHOTS_ENV) != "1":
+        return None
+    return ARTIFACTS / f"{page.replace('/', '_')}.png"
 
 
 def inspect_page(context, url: str, screenshot: Path | None = None, colab_notebook: str | None = None,
