@@ -5,6 +5,11 @@ BIN    := $(VENV)/bin
 # Trained models are cached here, shared by the book build and the tests (see course_utils.cnn.zoo).
 export COURSE_UTILS_CACHE ?= $(CURDIR)/.zoo-cache
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
+# Python keeps each module it compiles in __pycache__, unless PYTHONDONTWRITEBYTECODE is set (as
+# in many container images). The packages are installed uncompiled (--no-compile below), and every
+# test process, kernel and build imports torch, scipy and matplotlib: without the cache each of
+# them would compile them again, about 10 s of CPU a process, minutes over a test run.
+unexport PYTHONDONTWRITEBYTECODE
 # Two recipes at a time: on a fresh machine pip, npm and apt install side by side (each mostly
 # waits for the disk or the network), and nothing here needs more than one at once.
 MAKEFLAGS += --jobs=2
