@@ -28,6 +28,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -156,8 +157,9 @@ def _installed_closure(roots: list[str]) -> dict[str, str] | None:
 
 def _link_distributions(names: dict[str, str], venv: Path) -> None:
     """Hard-link every file the distributions ``names`` installed here (their RECORD) into
-    ``venv``, at the same place relative to the environment; scripts in bin/ are left out (their
-    first line names this environment's python)."""
+    ``venv``, at the same place relative to the environment, with the compiled modules this
+    environment has cached (the kernels need not compile torch again); scripts in bin/ are left
+    out (their first line names this environment's python)."""
     prefix = Path(sys.prefix).resolve()
     for name in names:
         dist = importlib.metadata.distribution(name)
@@ -166,10 +168,17 @@ def _link_distributions(names: dict[str, str], venv: Path) -> None:
             relative = source.relative_to(prefix) if source.is_relative_to(prefix) else None
             if relative is None or relative.parts[0] == "bin" or not source.is_file():
                 continue
-            target = venv / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                os.link(source, target)
+            _link(source, venv / relative)
+            if source.suffix == ".py":  # its compiled copy too, where this environment has one
+                compiled = Path(importlib.util.cache_from_source(str(source)))
+                if compiled.is_file():
+                    _link(compiled, venv / compiled.relative_to(prefix))
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.link(source, target)
 
 
 def repository_clone(folder: Path) -> tuple[Path, str, str]:
