@@ -62,23 +62,6 @@ def counts(output: str) -> dict[str, int]:
 LANE_ENV = {"OMP_NUM_THREADS": "1"}
 
 
-# The packages are installed uncompiled (Makefile: pip --no-compile) and Python caches a module in
-# __pycache__ when it first compiles it. Left to the lanes, their seven processes would compile
-# torch and the rest all at once (over half a minute of both cores on a fresh clone): two
-# processes import them first, side by side, and every later process finds them compiled.
-FIRST_IMPORTS = [["torch", "torchvision", "captum.attr"],
-                 ["matplotlib.pyplot", "scipy.stats", "sklearn.decomposition", "skimage", "IPython",
-                  "nbclient", "myst_nb", "jupyter_book", "playwright.sync_api", "hypothesis"]]
-
-
-def compile_first(env: dict[str, str]) -> None:
-    """Import FIRST_IMPORTS in two processes, so that their modules are compiled once."""
-    imports = [subprocess.Popen([sys.executable, "-c", "import " + ", ".join(names)], env=env)
-               for names in FIRST_IMPORTS]
-    for process in imports:
-        process.wait()  # a failed import fails where the tests import it, with its own message
-
-
 def main(extra: list[str], book_lane: list[str] = BOOK_LANE, rest_lane: list[str] = ()) -> int:
     """Run both lanes: ``book_lane`` (paths), and the rest of ``rest_lane`` (default: testpaths)."""
     ignore = [f"--{'deselect' if '::' in path else 'ignore'}={path}" for path in book_lane]
@@ -110,5 +93,4 @@ def main(extra: list[str], book_lane: list[str] = BOOK_LANE, rest_lane: list[str
 
 
 if __name__ == "__main__":
-    compile_first({**os.environ, **LANE_ENV})
     sys.exit(main(sys.argv[1:]))
