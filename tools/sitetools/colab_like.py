@@ -117,7 +117,7 @@ def _create(venv: Path, pins: list[str]) -> None:
     base_python = getattr(sys, "_base_executable", sys.executable)
     closure = _installed_closure([pin.split("==")[0] for pin in pins] + ["pip"])
     linkable = closure is not None and all(
-        closure.get(name.lower()) == version for name, version in (p.split("==") for p in pins))
+        closure.get(canonicalize_name(name)) == version for name, version in (p.split("==") for p in pins))
     if linkable:
         subprocess.run([base_python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
         try:

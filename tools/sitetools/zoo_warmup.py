@@ -7,10 +7,10 @@ first ask for them, into the same cache: when a chapter gets there its model is 
 disk, or being trained (then the zoo's lock file makes the chapter wait and load it).
 
 Nothing depends on this list for correctness, only for speed: a model missing from it is
-trained by the chapter, one listed but unused is trained for nothing. After a build on an empty cache, no chapter but the
-first has trained a model itself (tests/browser/test_published_weights.py checks it).
-The first model is left to chapter 1, so that training on first use, and what it prints, runs
-in the build too.
+trained by the chapter, one listed but unused is trained for nothing. After a build on an empty
+cache, no chapter but the first has trained a model itself (tests/browser/test_published_weights.py
+checks it). The first model is left to chapter 1, so that training on first use, and what it
+prints, runs in the build too.
 """
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ def training_beside(cache: str, models: list[tuple[str, int]] = BOOK_MODELS[1:])
         raise RuntimeError(f"training the zoo models beside the build failed:\n{output[-3000:]}")
 
 
-
-# What zoo.pretrained prints when it trains a model (course_utils/cnn/zoo.py, _train).
+# What zoo.pretrained prints when it trains a model (course_utils/cnn/zoo.py, _train; a test
+# keeps the two equal).
 _TRAINED = re.compile(r"zoo: training '(\w+)' \(seed (\d+)\) on first use")
 
 
