@@ -29,9 +29,9 @@ BOOK_MODELS: list[tuple[str, int]] = [
     ("mnist_small", 0),                                                    # chapter 1
     ("edges_identity", 0), ("edges_relu", 0), ("mnist_deep8_sigmoid", 0),  # chapter 3
     ("mnist_deep8_tanh", 0), ("mnist_deep8_relu", 0), ("mnist_deep8_relu_bn", 0),
-    ("photo_deep", 0),                                                     # chapter 4
+    ("photo_deep", 0), ("photo_deep", 1), ("photo_deep", 2),               # chapter 4
     ("arcs_deep", 0),                                                      # chapter 5b
-    ("mnist_small", 1), ("mnist_small", 2), ("mnist_lenet", 0), ("photo_deep", 1),  # 5c
+    ("mnist_small", 1), ("mnist_small", 2), ("mnist_lenet", 0),            # chapter 5c
     ("mnist_small_shuffled", 0),                                           # chapter 7
 ]
 
