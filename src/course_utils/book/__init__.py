@@ -3,7 +3,8 @@
 - ``ledger``: the Sphinx extension that collects every chapter's claims into the ledger page
   and ``claims.json``, and fails the build on a claim that does not hold;
 - ``replication``: a chapter executed again with another seed, its claims compared;
-- ``accessibility``: the Sphinx extension that mends the markup axe-core objects to.
+- ``accessibility``: the Sphinx extension that mends the markup axe-core objects to;
+- ``parallel``: the Sphinx extension that executes the chapters in several processes at once.
 
 They need the book's build dependencies (Sphinx, nbformat, nbclient), declared by the extra
 ``course-utils[book]``; a learner's install does not need them.
