@@ -237,6 +237,30 @@ def zoo_cache() -> str:
     return os.environ.get("COURSE_UTILS_CACHE", str(ROOT / ".zoo-cache"))
 
 
+# Each Colab runtime is a machine of its own; here the chapters' kernels share one venv, and
+# the build executes several chapters at once (course_utils.book.parallel). Two set-up cells
+# installing into one venv at the same moment could break each other's files, so a kernel's first
+# cell (the set-up cell) waits for any other kernel's first cell to end: the first installs, the
+# others find the package.
+_ONE_INSTALL_AT_A_TIME = """import fcntl
+_setup_lock = open({lock!r}, "w")
+
+
+def _wait_for_other_set_up_cells(info):
+    fcntl.flock(_setup_lock, fcntl.LOCK_EX)
+    get_ipython().events.unregister("pre_run_cell", _wait_for_other_set_up_cells)
+
+
+def _let_the_next_one_run(result):
+    fcntl.flock(_setup_lock, fcntl.LOCK_UN)
+    get_ipython().events.unregister("post_run_cell", _let_the_next_one_run)
+
+
+get_ipython().events.register("pre_run_cell", _wait_for_other_set_up_cells)
+get_ipython().events.register("post_run_cell", _let_the_next_one_run)
+"""
+
+
 def _kernel_env(folder: Path, venv: Path, clone: Path) -> dict[str, str]:
     """The kernel's environment: the clean venv, a fake Colab, the git URL sent to the clone."""
     startup = folder / "ipython" / "profile_default" / "startup"
@@ -246,6 +270,8 @@ def _kernel_env(folder: Path, venv: Path, clone: Path) -> dict[str, str]:
         "# What the set-up cell looks for: on Colab this module is always imported.\n"
         "sys.modules.setdefault('google', types.ModuleType('google'))\n"
         "sys.modules['google.colab'] = types.ModuleType('google.colab')\n")
+    (startup / "01-one-install-at-a-time.py").write_text(_ONE_INSTALL_AT_A_TIME.format(
+        lock=str(folder / "setup-cell.lock")))
     gitconfig = folder / "gitconfig"
     gitconfig.write_text(f'[url "file://{clone}"]\n\tinsteadOf = {colab.REPOSITORY_URL}\n'
                          "[protocol \"file\"]\n\tallow = always\n")

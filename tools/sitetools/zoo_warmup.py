@@ -1,16 +1,17 @@
 """Train the book's zoo models in a second process while the tests' book build runs.
 
-The build executes the chapters one after another in one kernel, and on a fresh machine half of
-that time is the first training of the zoo models the chapters ask for (``zoo.pretrained``
-trains on first use). Here a second process trains them beside it, in the order the chapters
-first ask for them, into the same cache: when a chapter gets there its model is already on
-disk, or being trained (then the zoo's lock file makes the chapter wait and load it).
+The build executes the chapters a few at a time (course_utils.book.parallel), and on a fresh
+machine much of that time is the first training of the zoo models the chapters ask for
+(``zoo.pretrained`` trains on first use). Here another process trains them beside it, roughly
+in the order the chapters first ask for them, into the same cache: when a chapter gets there its
+model is on disk, or being trained (then the zoo's lock file makes the chapter wait and load it),
+or not yet started (then the chapter trains it, and the warm-up loads it when its turn comes).
 
 Nothing depends on this list for correctness, only for speed: a model missing from it is
 trained by the chapter, one listed but unused is trained for nothing. After a build on an empty
-cache, no chapter but the first has trained a model itself (tests/browser/test_published_weights.py
-checks it). The first model is left to chapter 1, so that training on first use, and what it
-prints, runs in the build too.
+cache, every model a chapter trained itself is on the list
+(tests/browser/test_published_weights.py checks it). The first model is left to chapter 1, so
+that training on first use, and what it prints, runs in the build too.
 """
 from __future__ import annotations
 
