@@ -1,6 +1,4 @@
 """course_utils.book.parallel: the book's chapters execute in several processes at once."""
-import subprocess
-import sys
 import types
 from pathlib import Path
 
@@ -11,9 +9,9 @@ from sphinx.extension import Extension
 
 from course_utils.book import parallel
 from sitetools import htmlbook
+from test_book import _build
 
 ROOT = Path(__file__).resolve().parent.parent
-JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 
 
 def _app(processes, parallel_now: int = 1):
@@ -76,8 +74,7 @@ def test_two_chapters_of_a_book_execute_in_two_processes(tmp_path):
         else:
             (tmp_path / "book" / f"{page}.md").write_text(f"# Page {page}\n")
     htmlbook.copy_config_files(tmp_path)
-    built = subprocess.run([str(JUPYTER_BOOK), "build", "--all", "-W", "--keep-going", str(tmp_path)],
-                           capture_output=True, text=True, timeout=600)
+    built = _build(tmp_path, timeout=600)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     first, last = _reader_of(tmp_path, "a_first"), _reader_of(tmp_path, "z_last")
     assert first.startswith("reader ") and last.startswith("reader ") and first != last
