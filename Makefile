@@ -21,11 +21,13 @@ env: $(VENV)/.installed
 # uv installs the pins: the same wheels as pip, unpacked in parallel and hard-linked from its
 # cache. torch and its CUDA libraries are 5 GB: on a fresh machine pip took 53 s to install
 # requirements.txt, uv 15 s (28 s where it must copy). uv does not read pip's configuration, so
-# the package indexes this machine's pip is set to use are handed to it (none on most machines).
-# unsafe-best-match: every pin is exact, so "best" is the pinned version, from whichever index has it.
+# the package indexes this machine's pip is set to use (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL or
+# pip.conf; none on most machines) are handed to it. unsafe-best-match: every pin is exact, so
+# "best" is the pinned version, from whichever index has it.
 UV_VERSION := 0.13.9
-PIP_INDEXES = UV_INDEX_URL="$$($(BIN)/python -m pip config get global.index-url 2>/dev/null)" \
-	UV_EXTRA_INDEX_URL="$$($(BIN)/python -m pip config get global.extra-index-url 2>/dev/null)"
+PIP_SETTING = $${PIP_$(1):-$$($(BIN)/python -m pip config get global.$(2) 2>/dev/null)}
+PIP_INDEXES = UV_INDEX_URL="$(call PIP_SETTING,INDEX_URL,index-url)" \
+	UV_EXTRA_INDEX_URL="$(call PIP_SETTING,EXTRA_INDEX_URL,extra-index-url)"
 UV_INSTALL = $(PIP_INDEXES) $(BIN)/uv pip install --python $(BIN)/python --quiet --index-strategy unsafe-best-match
 
 $(VENV)/.installed: requirements.txt pyproject.toml
